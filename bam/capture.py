@@ -1,0 +1,55 @@
+"""Read BAM's attention maps out of a model with forward hooks, without changing its forward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bam.layers.bam import BAM
+
+
+@dataclass
+class AttentionMaps:
+    """What one BAM computed for a batch.
+
+    channel: ``Mc(F)`` logits, ``(B, C, 1, 1)``; spatial: ``Ms(F)`` logits, ``(B, 1, H, W)``;
+    attention: ``M(F) = sigmoid(combine(Mc, Ms))``, ``(B, C, H, W)``, values in (0, 1).
+    """
+
+    channel: torch.Tensor
+    spatial: torch.Tensor
+    attention: torch.Tensor
+
+
+@torch.no_grad()
+def capture_attention(
+    model: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, AttentionMaps]]:
+    """Run ``model(x)`` once; return its output and the maps of every BAM, keyed by module name.
+
+    The hooks are removed afterwards, also when the forward pass raises. Maps are detached
+    copies on the CPU, in float32.
+    """
+    bams = {name: m for name, m in model.named_modules() if isinstance(m, BAM)}
+    if not bams:
+        raise ValueError(
+            f"{type(model).__name__} contains no BAM module; build it with bam.add_bam"
+        )
+    seen: dict[str, dict[str, torch.Tensor]] = {name: {} for name in bams}
+    handles = []
+    for name, module in bams.items():
+        for part in ("channel", "spatial", "gate"):
+
+            def keep(_m, _inputs, output, name=name, part=part):
+                seen[name][part] = output.detach().float().cpu()
+
+            handles.append(getattr(module, part).register_forward_hook(keep))
+    try:
+        output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    maps = {n: AttentionMaps(s["channel"], s["spatial"], s["gate"]) for n, s in seen.items()}
+    return output, maps

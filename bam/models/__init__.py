@@ -1,0 +1,55 @@
+"""Model factory: ``create("bam_resnet20")`` is ``add_bam(resnet20())``.
+
+A name is an optional attention prefix (``bam_``) and a backbone (``resnet20``, ``resnet32``,
+``resnet56``, ``resnet110``, ``preact_resnet18``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from torch import nn
+
+from bam.models.cifar_resnet import CifarResNet
+from bam.models.insert import add_bam
+from bam.models.preact_resnet import PreActResNet18
+
+BACKBONES: dict[str, Callable[..., nn.Module]] = {
+    **{f"resnet{d}": partial(CifarResNet, d) for d in (20, 32, 56, 110)},
+    "preact_resnet18": PreActResNet18,
+}
+ATTENTION: dict[str, Callable[..., nn.Module]] = {"bam": add_bam}
+
+
+def available() -> list[str]:
+    """Every name ``create`` accepts."""
+    return [*BACKBONES, *(f"{a}_{b}" for a in ATTENTION for b in BACKBONES)]
+
+
+def create(name: str, num_classes: int = 10, **attention_kwargs) -> nn.Module:
+    """Build a model by name; ``attention_kwargs`` go to the attention modules (e.g. reduction)."""
+    # Split on the known prefixes: "preact_resnet18" has an underscore of its own.
+    for prefix in ATTENTION:
+        if name.startswith(prefix + "_"):
+            attention, backbone = prefix, name[len(prefix) + 1 :]
+            break
+    else:
+        attention, backbone = "", name
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(available())}")
+    if attention_kwargs and not attention:
+        raise ValueError(f"{name!r} has no attention modules to pass {sorted(attention_kwargs)} to")
+    model = BACKBONES[backbone](num_classes=num_classes)
+    return ATTENTION[attention](model, **attention_kwargs) if attention else model
+
+
+__all__ = [
+    "BACKBONES",
+    "ATTENTION",
+    "CifarResNet",
+    "PreActResNet18",
+    "add_bam",
+    "available",
+    "create",
+]
