@@ -1,0 +1,108 @@
+"""BAM-ResNets: placement at the bottlenecks and the paper's parameter counts."""
+
+import pytest
+import torch
+import torchvision
+
+from bam import BAM, add_bam
+from bam.models import CifarResNet, available, create
+from bam.profile import count_params
+
+
+def millions(n: int) -> float:
+    return round(n / 1e6, 2)
+
+
+@pytest.mark.parametrize(
+    "build, base, with_bam",
+    [
+        # ImageNet table of Park et al. (2018): params in millions, base -> + BAM.
+        (torchvision.models.resnet18, 11.69, 11.71),
+        (torchvision.models.resnet50, 25.56, 25.92),
+        (torchvision.models.resnet101, 44.55, 44.91),
+    ],
+)
+def test_imagenet_parameter_counts_match_the_paper(build, base, with_bam):
+    model = build()
+    assert millions(count_params(model)) == base
+    assert millions(count_params(add_bam(model))) == with_bam
+
+
+def test_cifar100_resnet50_gains_the_papers_036m():
+    # CIFAR-100 table: ResNet50 23.71M -> 24.07M.
+    model = torchvision.models.resnet50(num_classes=100)
+    before = count_params(model)
+    after = count_params(add_bam(model))
+    assert (millions(before), millions(after)) == (23.71, 24.07)
+    assert millions(after - before) == 0.36
+
+
+@pytest.mark.parametrize("depth, params", [(20, 0.27), (32, 0.46), (56, 0.85), (110, 1.73)])
+def test_cifar_resnets_have_he_et_al_parameter_counts(depth, params):
+    # He et al. (2016), table 6: 0.27M, 0.46M, 0.85M, 1.7M.
+    assert millions(count_params(CifarResNet(depth))) == params
+
+
+def test_bam_sits_after_every_stage_but_the_last():
+    model = add_bam(torchvision.models.resnet18())
+    where = [name for name, m in model.named_modules() if isinstance(m, BAM)]
+    assert where == ["layer1.bam", "layer2.bam", "layer3.bam"]
+    assert [model.get_submodule(n).channel.channels for n in where] == [64, 128, 256]
+    cifar = create("bam_resnet20")
+    where = [name for name, m in cifar.named_modules() if isinstance(m, BAM)]
+    assert where == ["layer1.bam", "layer2.bam"]
+    assert [cifar.get_submodule(n).channel.channels for n in where] == [16, 32]
+
+
+def test_bottleneck_resnet_channels_are_inferred():
+    model = add_bam(torchvision.models.resnet50())
+    channels = [model.get_submodule(f"layer{i}.bam").channel.channels for i in (1, 2, 3)]
+    assert channels == [256, 512, 1024]
+
+
+def test_add_bam_keeps_the_names_of_existing_weights():
+    plain = create("resnet20")
+    with_bam = add_bam(create("resnet20"))
+    missing, unexpected = with_bam.load_state_dict(plain.state_dict(), strict=False)
+    assert not missing or all(".bam." in k for k in missing)
+    assert not unexpected
+
+
+def test_add_bam_passes_its_arguments_to_every_module():
+    model = add_bam(create("resnet20"), reduction=4, combine="product")
+    modules = [m for m in model.modules() if isinstance(m, BAM)]
+    assert all(m.combine == "product" for m in modules)
+    assert modules[1].spatial.reduce[0].out_channels == 32 // 4
+
+
+def test_add_bam_twice_is_an_error():
+    model = add_bam(create("resnet20"))
+    with pytest.raises(ValueError, match="already has BAM"):
+        add_bam(model)
+
+
+def test_add_bam_rejects_a_model_without_resnet_stages():
+    with pytest.raises(ValueError, match="layer1, layer2"):
+        add_bam(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)))
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_model_name_builds_and_runs(name):
+    torch.manual_seed(0)
+    model = create(name, num_classes=7)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+
+
+def test_unknown_model_name_lists_the_choices():
+    with pytest.raises(ValueError, match="unknown model 'resnet21'.*bam_resnet20"):
+        create("resnet21")
+
+
+def test_attention_arguments_without_attention_are_an_error():
+    with pytest.raises(ValueError, match="no attention modules"):
+        create("resnet20", reduction=4)
+
+
+def test_bad_depth_is_explained():
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        CifarResNet(21)

@@ -1,0 +1,48 @@
+"""The project's set-up files agree with each other."""
+
+import re
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def environment_pip_requirements():
+    text = (ROOT / "environment.yml").read_text()
+    pip_block = text.split("- pip:", 1)[1]
+    return [m.group(1).strip() for m in re.finditer(r"^\s+-\s+(\S.*)$", pip_block, re.M)]
+
+
+def test_environment_yml_lists_the_same_requirements_as_pyproject():
+    project = pyproject()["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    assert sorted(environment_pip_requirements()) == sorted(declared)
+
+
+def test_environment_yml_python_matches_requires_python():
+    requires = pyproject()["project"]["requires-python"]
+    assert f"python{requires}" in (ROOT / "environment.yml").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_make_test_lints_and_runs_the_notebooks():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "ruff check bam tests notebooks" in makefile
+    assert "ruff format --check bam tests notebooks" in makefile
+    assert "BAM_FAST=1" in makefile and "--nbval-lax" in makefile
+
+
+def test_the_torch_pin_satisfies_the_declared_range():
+    pins = dict(re.findall(r"(torch|torchvision)==([\d.]+)", (ROOT / "Makefile").read_text()))
+    floors = dict(re.findall(r"(torch|torchvision)>=([\d.]+)", str(pyproject())))
+    for name, pin in pins.items():
+        assert tuple(map(int, pin.split("."))) >= tuple(map(int, floors[name].split(".")))

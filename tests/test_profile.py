@@ -1,0 +1,41 @@
+"""Cost counting with torch.utils.flop_counter."""
+
+import torch
+import torchvision
+
+from bam import add_bam
+from bam.models import create
+from bam.profile import count_macs, count_params, overhead
+
+
+def test_macs_of_a_convolution_follow_the_formula():
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1, bias=False)
+    # every output value: 8 * 3 * 3 multiply-adds
+    assert count_macs(conv, (1, 8, 10, 12)) == 16 * 10 * 12 * 8 * 9
+
+
+def test_counting_leaves_the_model_untouched():
+    model = create("bam_resnet20").train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    count_macs(model)
+    assert model.training
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_bam_overhead_on_resnet50_is_close_to_the_papers():
+    # Park et al. (2018), ImageNet ResNet50: 25.56M -> 25.92M params, 3.86 -> 3.94 GFLOPs,
+    # i.e. +1.4% parameters and +2.1% multiply-adds.
+    cost = overhead(
+        torchvision.models.resnet50(),
+        add_bam(torchvision.models.resnet50()),
+        (1, 3, 224, 224),
+    )
+    assert 1.013 < cost.params_ratio < 1.015
+    assert 1.015 < cost.macs_ratio < 1.025
+    assert "overhead: +359,414 params" in str(cost)
+
+
+def test_bam_resnet20_costs_under_one_percent_more():
+    cost = overhead(create("resnet20"), create("bam_resnet20"))
+    assert cost.base.params == count_params(create("resnet20"))
+    assert 1.0 < cost.params_ratio < 1.01 and 1.0 < cost.macs_ratio < 1.01
