@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check bam tests notebooks

@@ -68,3 +68,46 @@ def cost(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 32, 32)) -> Cost
 def overhead(base: nn.Module, with_attention: nn.Module, input_size=(1, 3, 32, 32)) -> Overhead:
     """Cost of ``with_attention`` against ``base`` on the same input size."""
     return Overhead(cost(base, input_size), cost(with_attention, input_size))
+
+
+def build(
+    name: str, num_classes: int | None = None
+) -> tuple[nn.Module, nn.Module, tuple[int, ...]]:
+    """A plain model and its BAM version by name: a ``bam.models`` backbone (``resnet20``) or a
+    torchvision ResNet (``torchvision.resnet50``), with the input size each is made for.
+    ``num_classes`` defaults to 1000 for torchvision (ImageNet) and 10 for the rest (CIFAR-10)."""
+    from bam.models import BACKBONES, add_bam, create
+
+    if name.startswith("torchvision."):
+        import torchvision
+
+        make = getattr(torchvision.models, name.split(".", 1)[1], None)
+        if make is None:
+            raise ValueError(f"torchvision has no model {name.split('.', 1)[1]!r}")
+        classes = num_classes or 1000
+        return make(num_classes=classes), add_bam(make(num_classes=classes)), (1, 3, 224, 224)
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    classes = num_classes or 10
+    return create(name, classes), create(f"bam_{name}", classes), (1, 3, 32, 32)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bam.profile",
+        description="Parameters and multiply-adds with and without BAM.",
+    )
+    parser.add_argument(
+        "model", nargs="+", help="e.g. resnet20, preact_resnet18, torchvision.resnet50"
+    )
+    parser.add_argument("--num-classes", type=int, default=None)
+    args = parser.parse_args(argv)
+    for name in args.model:
+        base, with_bam, size = build(name, args.num_classes)
+        print(f"{name} (input {'x'.join(map(str, size[2:]))}):\n{overhead(base, with_bam, size)}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,3 +39,20 @@ def test_bam_resnet20_costs_under_one_percent_more():
     cost = overhead(create("resnet20"), create("bam_resnet20"))
     assert cost.base.params == count_params(create("resnet20"))
     assert 1.0 < cost.params_ratio < 1.01 and 1.0 < cost.macs_ratio < 1.01
+
+
+def test_command_line_reports_the_overhead(capsys):
+    from bam.profile import main
+
+    main(["resnet20"])
+    out = capsys.readouterr().out
+    assert "resnet20 (input 32x32)" in out and "overhead: +457 params (+0.17%)" in out
+
+
+def test_command_line_rejects_an_unknown_backbone():
+    import pytest
+
+    from bam.profile import main
+
+    with pytest.raises(ValueError, match="unknown backbone 'resnet21'"):
+        main(["resnet21"])

@@ -57,7 +57,8 @@ class BAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         attention = self.gate(COMBINE_MODES[self.combine](self.channel(x), self.spatial(x)))
-        return x * (1 + attention)
+        # F + F * M(F) in one fused pass: no (B, C, H, W) temporary for 1 + M(F).
+        return torch.addcmul(x, x, attention)
 
     def extra_repr(self) -> str:
         return f"combine={self.combine!r}"
