@@ -1,7 +1,9 @@
 """Model factory: ``create("bam_resnet20")`` is ``add_bam(resnet20())``.
 
-A name is an optional attention prefix (``bam_``) and a backbone (``resnet20``, ``resnet32``,
-``resnet56``, ``resnet110``, ``preact_resnet18``).
+A name is an optional attention prefix and a backbone (``resnet20``, ``resnet32``,
+``resnet56``, ``resnet110``, ``preact_resnet18``). Prefixes: ``bam_`` (BAM at the
+bottlenecks), ``bamblock_`` (BAM in every block), ``se_`` (Squeeze-and-Excitation in every
+block), ``cbam_`` (CBAM in every block).
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from functools import partial
 from torch import nn
 
 from bam.models.cifar_resnet import CifarResNet
-from bam.models.insert import add_bam
+from bam.models.identity import identity_init
+from bam.models.insert import add_bam, add_bam_every_block, add_cbam, add_se
 from bam.models.preact_resnet import PreActResNet18
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     **{f"resnet{d}": partial(CifarResNet, d) for d in (20, 32, 56, 110)},
     "preact_resnet18": PreActResNet18,
 }
-ATTENTION: dict[str, Callable[..., nn.Module]] = {"bam": add_bam}
+ATTENTION: dict[str, Callable[..., nn.Module]] = {
+    "bam": add_bam,
+    "bamblock": add_bam_every_block,
+    "se": add_se,
+    "cbam": add_cbam,
+}
 
 
 def available() -> list[str]:
@@ -50,6 +58,10 @@ __all__ = [
     "CifarResNet",
     "PreActResNet18",
     "add_bam",
+    "add_bam_every_block",
+    "add_cbam",
+    "add_se",
     "available",
     "create",
+    "identity_init",
 ]

@@ -35,10 +35,12 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != channels:
             self.shortcut = ZeroPadShortcut(channels - in_channels)
+        # Attention on the residual branch before the addition (SE, CBAM): see bam.models.insert.
+        self.attention: nn.Module = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = self.attention(self.bn2(self.conv2(out)))
         return self.relu(out + self.shortcut(x))
 
 

@@ -1,11 +1,34 @@
 """Put BAM where the paper puts it: at each bottleneck of a ResNet (Park et al., BMVC 2018,
-section 3), i.e. after every stage but the last, where the spatial size is about to shrink."""
+section 3), i.e. after every stage but the last, where the spatial size is about to shrink.
+
+Its peers go where their papers put them: SE (Hu et al., CVPR 2018, fig. 3) and CBAM (Woo et
+al., ECCV 2018, fig. 3) sit inside every residual block, at the end of the residual branch (after
+its last BatchNorm in a post-activation block) and before the addition with the shortcut:
+``out = A(branch(x)) + shortcut(x)``, followed by the block's ReLU where it has one.
+``add_bam_every_block`` puts BAM there too, for the paper's "BAM in every block" ablation.
+
+How a block receives its attention module A, always registered as ``block.attention`` (so its
+weights are named ``layer1.0.attention....`` and no existing weight is renamed):
+- the blocks of ``bam.models`` have an ``attention`` attribute, ``nn.Identity()`` by default,
+  that their ``forward`` applies to the residual branch: it is replaced;
+- torchvision's ``BasicBlock`` and ``Bottleneck`` cannot be edited, so A is applied by a forward
+  hook on their last BatchNorm (``bn2``, ``bn3``) that returns ``A(bn(...))``. The hook is an
+  ``ApplyAttention`` object that holds A, so ``copy.deepcopy`` of the model carries it over to the
+  copied A; it shows in ``block.bn3._forward_hooks``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 from torch import nn
+from torchvision.models import resnet as tv
 
 from bam.layers.bam import BAM
+from bam.layers.cbam import CBAM
+from bam.layers.se import SqueezeExcite
+from bam.layers.single_branch import SingleBranchBAM
 
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -23,7 +46,12 @@ def resnet_stages(model: nn.Module) -> list[nn.Sequential]:
 
 def out_channels(stage: nn.Module) -> int:
     """Channels a stage produces: those of its last convolution."""
-    convs = [m for m in stage.modules() if isinstance(m, nn.Conv2d)]
+    # Convolutions inside attention modules (SE, CBAM, BAM in a block) do not count.
+    convs = [
+        m
+        for name, m in stage.named_modules()
+        if isinstance(m, nn.Conv2d) and "attention" not in name.split(".")
+    ]
     if not convs:
         raise ValueError(f"cannot infer the channels of a stage without convolutions: {stage}")
     return convs[-1].out_channels
@@ -35,11 +63,85 @@ def add_bam(model: nn.Module, **bam_kwargs) -> nn.Module:
     Each BAM is appended to its stage under the name ``bam`` (``layer1.bam``, ...), so the
     names of the existing weights do not change and a trained plain network's state dict still
     loads into its BAM version (``strict=False``, or load before adding BAM).
-    ``bam_kwargs`` go to every ``BAM`` (``reduction``, ``dilation``, ``combine``, ...).
+    ``bam_kwargs`` go to every ``BAM`` (``reduction``, ``dilation``, ``combine``, ...);
+    ``branches="channel"`` or ``"spatial"`` builds the one-branch ablation (see ``bam_layer``).
     """
     stages = resnet_stages(model)
     for stage in stages[:-1]:
         if hasattr(stage, "bam"):
             raise ValueError("this model already has BAM modules; add_bam must be called once")
-        stage.add_module("bam", BAM(out_channels(stage), **bam_kwargs))
+        stage.add_module("bam", bam_layer(out_channels(stage), **bam_kwargs))
     return model
+
+
+Branches = Literal["both", "channel", "spatial"]
+
+
+def bam_layer(channels: int, branches: Branches = "both", **bam_kwargs) -> BAM:
+    """A ``BAM``, or with ``branches="channel"`` / ``"spatial"`` a ``SingleBranchBAM``."""
+    if branches == "both":
+        return BAM(channels, **bam_kwargs)
+    if branches in ("channel", "spatial"):
+        return SingleBranchBAM(channels, branches, **bam_kwargs)
+    raise ValueError(f"branches must be 'both', 'channel' or 'spatial', got {branches!r}")
+
+
+class ApplyAttention:
+    """Forward hook for a torchvision block's last BatchNorm: its output ``y`` becomes ``A(y)``."""
+
+    def __init__(self, attention: nn.Module) -> None:
+        self.attention = attention
+
+    def __call__(self, _bn: nn.Module, _inputs, output):
+        return self.attention(output)
+
+
+def add_block_attention(model: nn.Module, make: Callable[[int], nn.Module]) -> nn.Module:
+    """Put ``make(C)`` on the residual branch of every block of every stage; return the model.
+
+    C is the number of channels the branch produces. Works with the blocks of ``bam.models``
+    and torchvision's ``BasicBlock`` and ``Bottleneck``; a ``BAM`` that ``add_bam`` appended to
+    a stage is left alone.
+    """
+    for stage in resnet_stages(model):
+        for block in stage:
+            if isinstance(block, BAM):
+                continue
+            existing = getattr(block, "attention", None)
+            if existing is not None and not isinstance(existing, nn.Identity):
+                raise ValueError(
+                    f"{type(block).__name__} already has an attention module "
+                    f"({type(existing).__name__}); add attention to a model once"
+                )
+            if isinstance(existing, nn.Identity):
+                block.attention = make(block.conv2.out_channels)
+            elif isinstance(block, tv.Bottleneck | tv.BasicBlock):
+                last_bn = block.bn3 if isinstance(block, tv.Bottleneck) else block.bn2
+                block.attention = make(last_bn.num_features)
+                last_bn.register_forward_hook(ApplyAttention(block.attention))
+            else:
+                raise ValueError(
+                    f"do not know where the residual branch of {type(block).__name__} ends; "
+                    "give the block an `attention` attribute (nn.Identity() by default) that its "
+                    "forward applies to the branch before the addition"
+                )
+    return model
+
+
+def add_se(model: nn.Module, **se_kwargs) -> nn.Module:
+    """A ``SqueezeExcite`` in every residual block (``se_kwargs``: ``reduction``)."""
+    return add_block_attention(model, lambda channels: SqueezeExcite(channels, **se_kwargs))
+
+
+def add_cbam(model: nn.Module, **cbam_kwargs) -> nn.Module:
+    """A ``CBAM`` in every residual block (``cbam_kwargs``: ``reduction``, ``kernel_size``)."""
+    return add_block_attention(model, lambda channels: CBAM(channels, **cbam_kwargs))
+
+
+def add_bam_every_block(model: nn.Module, **bam_kwargs) -> nn.Module:
+    """A ``BAM`` in every residual block, where SE and CBAM go, instead of at the bottlenecks.
+
+    The paper's ablation (Park et al., 2018, section 4.1) compares the two placements; it does
+    not say where inside the block it put BAM, so it goes where its peers go.
+    """
+    return add_block_attention(model, lambda channels: bam_layer(channels, **bam_kwargs))

@@ -22,13 +22,15 @@ class PreActBlock(nn.Module):
         self.shortcut: nn.Module | None = None
         if stride != 1 or in_channels != channels:
             self.shortcut = nn.Conv2d(in_channels, channels, 1, stride, bias=False)
+        # Attention on the residual branch before the addition (SE, CBAM): see bam.models.insert.
+        self.attention: nn.Module = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(x))
         # A projection shortcut takes the pre-activated input, as in the paper's figure 4(e).
         shortcut = x if self.shortcut is None else self.shortcut(out)
         out = self.conv1(out)
-        out = self.conv2(F.relu(self.bn2(out)))
+        out = self.attention(self.conv2(F.relu(self.bn2(out))))
         return out + shortcut
 
 

@@ -1,0 +1,222 @@
+"""Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
+
+    python -m bam.bench train    # our loader vs a torchvision DataLoader; BAM's step-time cost
+    python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time on two ResNets
+
+Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from bam.data import ImageSet, Loader, make_shapes
+from bam.models import create
+
+
+class PILImages(Dataset):
+    """The usual torchvision pipeline: an (N, H, W, C) uint8 array, one PIL image per item,
+    per-image transforms (as ``torchvision.datasets.CIFAR10`` does)."""
+
+    def __init__(self, data: ImageSet, transform) -> None:
+        self.array = data.images.permute(0, 2, 3, 1).numpy()
+        self.labels = data.labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.array[i])), self.labels[i]
+
+
+def images_per_s(batches, count: int) -> float:
+    """Images per second to draw every batch of one pass (the tensors are touched, not used)."""
+    start = time.perf_counter()
+    for x, _ in batches:
+        x.sum()
+    return count / (time.perf_counter() - start)
+
+
+def step_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer) -> float:
+    """Seconds of one SGD step: forward, backward and the optimizer's update."""
+    start = time.perf_counter()
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return time.perf_counter() - start
+
+
+def train(args: argparse.Namespace) -> dict[str, float]:
+    """Loader throughput (ours vs torchvision's DataLoader, same images and augmentation) and
+    the step time of a BAM-ResNet against its plain ResNet."""
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; timings on a shared "
+        "machine are noisy, compare the ratios (measured side by side)"
+    )
+    data = make_shapes("train", size=args.images)
+    baseline = DataLoader(
+        PILImages(
+            data,
+            transforms.Compose(
+                [
+                    transforms.RandomCrop(32, padding=4),
+                    transforms.RandomHorizontalFlip(),
+                    transforms.ToTensor(),
+                    transforms.Normalize(data.mean, data.std),
+                ]
+            ),
+        ),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,
+    )
+    ours = Loader(data, args.batch_size, train=True)
+    count = len(ours) * args.batch_size
+    images_per_s(baseline, count)  # start the workers and warm both up once
+    images_per_s(ours, count)
+    rates: dict[str, list[float]] = {"ours": [], "torchvision": []}
+    for _ in range(args.repeats):
+        rates["ours"].append(images_per_s(ours, count))
+        rates["torchvision"].append(images_per_s(baseline, count))
+    loader_ours, loader_tv = (statistics.median(r) for r in rates.values())
+    print(
+        f"\nloader, {count} images a pass, batch {args.batch_size}, crop + flip + normalise "
+        f"(median of {args.repeats} passes):"
+    )
+    print(f"  bam.data.Loader                     {loader_ours:>10,.0f} images/s")
+    print(f"  torchvision DataLoader, {args.workers} workers   {loader_tv:>10,.0f} images/s")
+    print(f"  ratio ours / torchvision            {loader_ours / loader_tv:>10.1f}x")
+
+    x = ours.images[: args.batch_size].float() / 255
+    y = ours.labels[: args.batch_size]
+    nets = {name: create(name) for name in (args.model, f"bam_{args.model}")}
+    optimizers = {
+        n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in nets.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for i in range(args.steps + 1):
+        for name, model in nets.items():  # interleaved: both see the same load on the machine
+            seconds = step_time(model, x, y, optimizers[name])
+            if i:  # the first step of each warms up
+                times[name].append(seconds)
+    plain, with_bam = (statistics.median(t) for t in times.values())
+    print(
+        f"\ntraining step, batch {args.batch_size}, forward + backward + SGD "
+        f"(median of {args.steps} interleaved steps):"
+    )
+    for name, seconds in zip(nets, (plain, with_bam), strict=True):
+        print(f"  {name:<16} {seconds * 1000:8.1f} ms  {args.batch_size / seconds:8.0f} images/s")
+    print(f"  ratio BAM / plain {with_bam / plain:8.3f}")
+    return {
+        "loader_images_per_s": loader_ours,
+        "dataloader_images_per_s": loader_tv,
+        "loader_ratio": loader_ours / loader_tv,
+        "step_ratio": with_bam / plain,
+    }
+
+
+def attention(args: argparse.Namespace) -> list[dict]:
+    """What each attention variant costs: none, SE, CBAM (both in every block), BAM at the
+    bottlenecks and BAM in every block, on ResNet-20 at 32x32 and torchvision's ResNet-50 at
+    224x224. Parameters and multiply-adds are counted; the training-step time (forward +
+    backward + SGD) is the median of interleaved steps, reported as a ratio to the plain net."""
+    import torchvision
+
+    from bam.models import add_bam, add_bam_every_block, add_cbam, add_se
+    from bam.profile import count_macs, count_params
+
+    variants = {
+        "none": lambda model: model,
+        "SE": add_se,
+        "CBAM": add_cbam,
+        "BAM": add_bam,
+        "BAM every block": add_bam_every_block,
+    }
+    backbones = {
+        "resnet20": ("ResNet-20", lambda: create("resnet20"), 32, args.batch_resnet20),
+        "resnet50": ("ResNet-50", torchvision.models.resnet50, 224, args.batch_resnet50),
+    }
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; timings on a shared "
+        "machine are noisy, compare the ratios (measured side by side)"
+    )
+    rows: list[dict] = []
+    for key in args.backbones:
+        backbone, build, size, batch = backbones[key]
+        torch.manual_seed(0)
+        nets = {name: add(build()) for name, add in variants.items()}
+        x, y = torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,))
+        optimizers = {
+            n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in nets.items()
+        }
+        times: dict[str, list[float]] = {name: [] for name in nets}
+        for i in range(args.steps + 1):
+            for name, model in nets.items():  # interleaved: all see the same load
+                seconds = step_time(model, x, y, optimizers[name])
+                if i:  # the first step of each warms up
+                    times[name].append(seconds)
+        table = [
+            {
+                "backbone": backbone,
+                "attention": name,
+                "params": count_params(model),
+                "macs": count_macs(model, (1, 3, size, size)),
+                "step_s": statistics.median(times[name]),
+            }
+            for name, model in nets.items()
+        ]
+        base = table[0]
+        print(
+            f"\n{backbone}, {size}x{size}; step: batch {batch}, forward + backward + SGD, "
+            f"median of {args.steps} interleaved steps"
+        )
+        print(f"  {'attention':<16}{'params':>12}{'':>9}{'MMACs':>10}{'':>9}{'step ms':>9}  ratio")
+        for row in table:
+            row["step_ratio"] = row["step_s"] / base["step_s"]
+            print(
+                f"  {row['attention']:<16}{row['params']:>12,}"
+                f"{100 * (row['params'] / base['params'] - 1):>+8.2f}%"
+                f"{row['macs'] / 1e6:>10.1f}{100 * (row['macs'] / base['macs'] - 1):>+8.2f}%"
+                f"{row['step_s'] * 1000:>9.1f}  {row['step_ratio']:.2f}"
+            )
+        rows += table
+    return rows
+
+
+def main(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser(prog="python -m bam.bench", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("train", help="loader throughput and BAM's training-step cost")
+    p.add_argument("--images", type=int, default=5120, help="Shapes images per loader pass")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument("--repeats", type=int, default=3, help="loader passes to take the median of")
+    p.add_argument("--model", default="resnet20", help="the plain backbone (bam_ is prefixed)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    p.set_defaults(run=train)
+    p = commands.add_parser("attention", help="parameters, MACs and step time of SE, CBAM, BAM")
+    p.add_argument(
+        "--backbones", nargs="+", choices=("resnet20", "resnet50"), default=["resnet20", "resnet50"]
+    )
+    p.add_argument("--batch-resnet20", type=int, default=32, help="images per ResNet-20 step")
+    p.add_argument("--batch-resnet50", type=int, default=2, help="images per ResNet-50 step")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    p.set_defaults(run=attention)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    main()

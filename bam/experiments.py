@@ -1,0 +1,353 @@
+"""A grid of configurations x seeds, trained one run at a time, resumable, summarised honestly.
+
+    rows = run_grid({"plain": {"model": "resnet20"}, "bam": {"model": "bam_resnet20"}},
+                    seeds=[0, 1, 2], results="runs/grid.jsonl")
+    print(format_table(summarize(rows)))
+
+Every finished run is appended to ``results`` as one JSON line (written, flushed and fsynced
+before the next run starts). The identity of a run is its configuration and its seed, not its
+label: calling ``run_grid`` again skips every run the file already holds, so an interrupted grid
+resumes where it stopped, and a grid that grew only trains what is new.
+
+A configuration is a JSON-serialisable dict. The default trainer, ``train_config``, reads:
+``model`` (a ``bam.models.create`` name), ``attention`` (keyword arguments for the attention
+modules, e.g. ``{"reduction": 8}``), ``dataset``, ``train_size``, ``test_size``, ``data_seed``
+(which images; fixed across seeds, so seeds vary only the initialisation and the batches), and
+any keyword of ``bam.train.fit`` (``epochs``, ``batch_size``, ``lr``, ...).
+
+Command line (the grid of lesson 08): ``python -m bam.experiments --setting cpu``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Config = dict[str, Any]
+Trainer = Callable[[Config, int], dict[str, float]]
+RESERVED = ("name", "config", "seed", "seconds")
+
+
+def run_key(config: Config, seed: int) -> str:
+    """The identity of a run: its configuration (key order does not matter) and its seed."""
+    return json.dumps({"config": config, "seed": seed}, sort_keys=True)
+
+
+def read_results(path: str | os.PathLike) -> list[dict]:
+    """Every finished run in a results file, in the order they finished ([] if there is none).
+
+    A last line cut short (the process died while writing it) is ignored: that run did not
+    finish. Any other line that is not JSON is an error that names the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    # The text after the last newline ("" for a complete file) is a run still being written.
+    complete = path.read_text().split("\n")[:-1]
+    rows = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path}, line {number}, is not a JSON result ({error}); fix or delete that "
+                "line (the runs on the other lines are kept)"
+            ) from error
+    return rows
+
+
+def _drop_unfinished_line(path: Path) -> None:
+    """Cut a partial last line (from a process killed mid-write) so the next append is clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def append_result(path: str | os.PathLike, row: dict) -> None:
+    """Append one finished run as a JSON line, flushed and fsynced before returning."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_grid(
+    configs: Mapping[str, Config],
+    seeds: Sequence[int],
+    results: str | os.PathLike,
+    train: Trainer | None = None,
+    log: Callable[[str], None] | None = print,
+) -> list[dict]:
+    """Train every configuration with every seed, skipping runs ``results`` already holds.
+
+    Args:
+        configs: label -> configuration. The label names the row in tables; the configuration
+            (with the seed) is what identifies a run.
+        seeds: the seeds every configuration is trained with.
+        results: the JSON-lines file that finished runs are appended to.
+        train: ``train(config, seed) -> metrics``; defaults to ``train_config``.
+        log: where progress lines go (``None``: nowhere).
+
+    Runs go seed by seed (every configuration with the first seed, then the second, ...).
+    Returns the rows of this grid (label, config, seed, seconds and the metrics) in that order.
+    """
+    train = train or train_config
+    keys = {}
+    for name, config in configs.items():
+        key = run_key(config, 0)
+        if key in keys:
+            raise ValueError(f"{name!r} and {keys[key]!r} have the same configuration: {config}")
+        keys[key] = name
+    results = Path(results)
+    _drop_unfinished_line(results)
+    done = {run_key(row["config"], row["seed"]): row for row in read_results(results)}
+    # Seed by seed: a grid stopped half-way has every configuration with the same seeds.
+    grid = [(name, config, seed) for seed in seeds for name, config in configs.items()]
+    todo = [run for run in grid if run_key(run[1], run[2]) not in done]
+    if log and len(todo) < len(grid):
+        log(f"{len(grid) - len(todo)} of {len(grid)} runs already in {results}; skipping them")
+    for i, (name, config, seed) in enumerate(todo, 1):
+        start = time.perf_counter()
+        metrics = train(config, seed)
+        clash = set(metrics) & set(RESERVED)
+        if clash:
+            raise ValueError(f"the trainer returned reserved keys {sorted(clash)}; rename them")
+        row = {"name": name, "config": config, "seed": seed, **metrics}
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        append_result(results, row)
+        done[run_key(config, seed)] = row
+        if log:
+            shown = ", ".join(f"{k} {_short(v)}" for k, v in metrics.items() if _is_number(v))
+            log(f"[{i}/{len(todo)}] {name} seed {seed}: {shown} ({row['seconds']:.0f} s)")
+    # Label rows with this grid's names, even where an earlier grid named the config otherwise.
+    return [{**done[run_key(config, seed)], "name": name} for name, config, seed in grid]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _short(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+@dataclass
+class Summary:
+    """One configuration over its seeds: mean and sample standard deviation of a metric."""
+
+    name: str
+    config: Config
+    runs: int
+    mean: float
+    std: float  # sample standard deviation (n - 1); nan for a single run
+    values: list[float]
+
+
+def summarize(rows: Sequence[dict], metric: str = "test_acc") -> list[Summary]:
+    """Mean +- std of ``metric`` per configuration, in the order configurations first appear."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        if metric not in row:
+            raise ValueError(f"a row of {row.get('name')!r} has no {metric!r}: {sorted(row)}")
+        groups.setdefault(run_key(row["config"], 0), []).append(row)
+    summaries = []
+    for group in groups.values():
+        values = [float(row[metric]) for row in sorted(group, key=lambda r: r["seed"])]
+        std = statistics.stdev(values) if len(values) > 1 else math.nan
+        summaries.append(
+            Summary(
+                group[0]["name"],
+                group[0]["config"],
+                len(values),
+                statistics.mean(values),
+                std,
+                values,
+            )
+        )
+    return summaries
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """Columns padded to their widest cell: the first ``left`` aligned left, the rest right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.ljust(w) if i < left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def format_table(
+    summaries: Sequence[Summary],
+    metric: str = "test accuracy (%)",
+    scale: float = 100.0,
+    extra: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """A plain-text table: label, runs, ``mean +- std`` (times ``scale``), and extra columns
+    (``extra[column][label]``, e.g. the paper's figure for that configuration)."""
+    extra = extra or {}
+    rows = []
+    for s in summaries:
+        spread = "" if math.isnan(s.std) else f" +- {scale * s.std:.2f}"
+        cells = [s.name, str(s.runs), f"{scale * s.mean:.2f}{spread}"]
+        rows.append(cells + [extra[column].get(s.name, "") for column in extra])
+    return text_table(["configuration", "runs", metric, *extra], rows)
+
+
+# ----------------------------------------------------------------------------- training
+@functools.lru_cache(maxsize=8)
+def _dataset(name: str, split: str, size: int | None, seed: int):
+    from bam.data import load
+
+    return load(name, split, size=size, seed=seed)
+
+
+def train_config(config: Config, seed: int) -> dict[str, float]:
+    """Train one configuration with ``bam.train.fit``; return its final metrics.
+
+    Metrics: ``test_acc``, ``test_error`` (1 - accuracy) and ``test_loss`` after the last
+    epoch, ``train_loss``, ``params`` and ``train_seconds``. The model is built after seeding,
+    so ``seed`` fixes its initial weights as well as the batches.
+    """
+    from bam.models import create
+    from bam.runtime import seed_everything
+    from bam.train import fit
+
+    config = dict(config)
+    model_name = config.pop("model")
+    attention = config.pop("attention", {})
+    dataset = config.pop("dataset", "shapes")
+    data_seed = config.pop("data_seed", 0)
+    train_set = _dataset(dataset, "train", config.pop("train_size", None), data_seed)
+    test_set = _dataset(dataset, "test", config.pop("test_size", None), data_seed)
+    seed_everything(seed)
+    model = create(model_name, num_classes=train_set.num_classes, **attention)
+    history = fit(model, train_set, test_set, seed=seed, progress=False, **config)
+    return {
+        "test_acc": history.test_acc[-1],
+        "test_error": 1 - history.test_acc[-1],
+        "test_loss": history.test_loss[-1],
+        "train_loss": history.train_loss[-1],
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_seconds": round(sum(history.train_time), 2),
+    }
+
+
+def difference(a: Summary, b: Summary) -> tuple[float, float]:
+    """``a.mean - b.mean`` and its standard error ``sqrt(s_a^2 / n_a + s_b^2 / n_b)`` (nan when
+    either has a single run: one run says nothing about the spread)."""
+    return a.mean - b.mean, math.sqrt(a.std**2 / a.runs + b.std**2 / b.runs)
+
+
+# ----------------------------------------------------------------------------- lesson 08
+SETTINGS: dict[str, Config] = {
+    # Two tiny runs: the grid machinery, end to end, in seconds (BAM_FAST=1).
+    "fast": {
+        "dataset": "shapes",
+        "train_size": 256,
+        "test_size": 200,
+        "epochs": 1,
+        "batch_size": 32,
+    },
+    # Shapes on a 2-core CPU: each run a minute or so.
+    "cpu": {"dataset": "shapes", "train_size": 4000, "test_size": 1000, "epochs": 6},
+    # CIFAR-100, the dataset of the paper's ablations, on a GPU.
+    "gpu": {"dataset": "cifar100", "epochs": 30},
+}
+SEEDS = {"fast": ([0], [0]), "cpu": ([0, 1, 2], [0, 1]), "gpu": ([0, 1, 2], [0, 1, 2])}
+
+
+def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
+    """Lesson 08's grid: ``(peers, ablations)``, label -> configuration, on ResNet-20.
+
+    Peers: the plain network, SE, CBAM and BAM. Ablations: BAM with one setting changed from
+    the paper's defaults (r = 16, d = 4, both branches, sum, at the bottlenecks); the default
+    itself is the "+ BAM" peer. In fast mode: the plain network and BAM, nothing else.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
+    base = SETTINGS[setting]
+
+    def bam(**attention) -> Config:
+        return {"model": "bam_resnet20", **base, **({"attention": attention} if attention else {})}
+
+    if setting == "fast":
+        return {"ResNet-20": {"model": "resnet20", **base}, "+ BAM": bam()}, {}
+    peers = {
+        "ResNet-20": {"model": "resnet20", **base},
+        "+ SE": {"model": "se_resnet20", **base},
+        "+ CBAM": {"model": "cbam_resnet20", **base},
+        "+ BAM": bam(),
+    }
+    ablations = {
+        **{f"r = {r}": bam(reduction=r) for r in (4, 8, 32)},
+        **{f"d = {d}": bam(dilation=d) for d in (1, 2, 6)},
+        "channel only": bam(branches="channel"),
+        "spatial only": bam(branches="spatial"),
+        "product": bam(combine="product"),
+        "max": bam(combine="max"),
+        "every block": {"model": "bamblock_resnet20", **base},
+    }
+    return peers, ablations
+
+
+def runs_dir() -> Path:
+    """Where results go: ``runs/`` at the repository root in a checkout, else ``./runs``."""
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file() and (repo / "bam").is_dir():
+        return repo / "runs"
+    return Path.cwd() / "runs"
+
+
+def run_lesson_grid(
+    setting: str, results: str | os.PathLike | None = None, log: Callable | None = print
+) -> list[dict]:
+    """Run (or finish, or just load) lesson 08's grid; return every row of it."""
+    peers, ablations = lesson_grid(setting)
+    peer_seeds, ablation_seeds = SEEDS[setting]
+    results = results or runs_dir() / f"08_ablations_{setting}.jsonl"
+    rows = run_grid(peers, peer_seeds, results, log=log)
+    return rows + run_grid(ablations, ablation_seeds, results, log=log)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bam.experiments",
+        description="Run lesson 08's grid (BAM vs SE vs CBAM, and BAM's ablations); resumable.",
+    )
+    parser.add_argument(
+        "--setting", choices=sorted(SETTINGS), help="default: gpu with CUDA, else cpu"
+    )
+    parser.add_argument("--results", type=Path, help="default: runs/08_ablations_SETTING.jsonl")
+    args = parser.parse_args(argv)
+    import torch
+
+    setting = args.setting or ("gpu" if torch.cuda.is_available() else "cpu")
+    rows = run_lesson_grid(setting, args.results)
+    print(format_table(summarize(rows, "test_error"), "test error (%)"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

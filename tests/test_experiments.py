@@ -1,0 +1,187 @@
+"""The experiment grid: one line per finished run, resumable, summarised as mean +- std."""
+
+import json
+import math
+
+import pytest
+
+from bam.experiments import (
+    Summary,
+    append_result,
+    difference,
+    format_table,
+    lesson_grid,
+    read_results,
+    run_grid,
+    run_key,
+    summarize,
+    train_config,
+)
+from bam.models import create
+from bam.profile import count_params
+
+CONFIGS = {
+    "plain": {"model": "resnet20", "epochs": 2},
+    "bam": {"model": "bam_resnet20", "epochs": 2},
+    "bam r=4": {"model": "bam_resnet20", "epochs": 2, "attention": {"reduction": 4}},
+}
+SEEDS = [0, 1, 2]
+
+
+def fake_accuracy(config, seed):
+    """A made-up, deterministic result: each configuration has its own level, each seed a
+    small offset, so that the expected summary can be computed by hand."""
+    level = {"resnet20": 0.70, "bam_resnet20": 0.75}[config["model"]]
+    level += 0.01 * config.get("attention", {}).get("reduction", 0)
+    return level + 0.01 * (seed - 1)
+
+
+class FakeTrainer:
+    """Records what it trains; raises KeyboardInterrupt when asked to start run ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.trained, self.stop_at = [], stop_at
+
+    def __call__(self, config, seed):
+        if len(self.trained) == self.stop_at:
+            raise KeyboardInterrupt
+        self.trained.append((json.dumps(config, sort_keys=True), seed))
+        return {"test_acc": fake_accuracy(config, seed), "params": 1000}
+
+
+def test_an_interrupted_grid_resumes_with_only_the_remaining_runs(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    first = FakeTrainer(stop_at=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(CONFIGS, SEEDS, results, train=first, log=None)
+    assert len(read_results(results)) == 4  # the runs that finished, and only those
+
+    second = FakeTrainer()
+    rows = run_grid(CONFIGS, SEEDS, results, train=second, log=None)
+    everything = [(json.dumps(c, sort_keys=True), s) for s in SEEDS for c in CONFIGS.values()]
+    assert second.trained == everything[4:]
+    assert len(rows) == len(read_results(results)) == 9
+
+    summary = {s.name: s for s in summarize(rows)}
+    assert list(summary) == list(CONFIGS)
+    for name, config in CONFIGS.items():
+        values = [fake_accuracy(config, seed) for seed in SEEDS]
+        assert summary[name].runs == 3
+        assert summary[name].mean == pytest.approx(sum(values) / 3)
+        assert summary[name].std == pytest.approx(0.01)  # seeds differ by 0.01: sample std 0.01
+
+
+def test_a_finished_grid_trains_nothing_and_a_grown_grid_only_what_is_new(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    run_grid(CONFIGS, SEEDS[:2], results, train=FakeTrainer(), log=None)
+    again = FakeTrainer()
+    run_grid(CONFIGS, SEEDS[:2], results, train=again, log=None)
+    assert again.trained == []
+    grown = FakeTrainer()
+    run_grid(CONFIGS, SEEDS, results, train=grown, log=None)
+    assert [seed for _, seed in grown.trained] == [2, 2, 2]
+
+
+def test_a_run_is_identified_by_its_config_and_seed_not_its_label(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    run_grid({"bam": {"model": "bam_resnet20"}}, [0], results, train=FakeTrainer(), log=None)
+    renamed = FakeTrainer()
+    rows = run_grid({"+ BAM": {"model": "bam_resnet20"}}, [0], results, train=renamed, log=None)
+    assert renamed.trained == [] and rows[0]["name"] == "+ BAM"
+    assert run_key({"a": 1, "b": 2}, 3) == run_key({"b": 2, "a": 1}, 3) != run_key({"a": 1}, 3)
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_and_that_run_is_redone(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    run_grid(CONFIGS, [0], results, train=FakeTrainer(), log=None)
+    with open(results, "a") as f:
+        f.write('{"name": "plain", "config": {"mod')  # the process died mid-write
+    assert len(read_results(results)) == 3
+    again = FakeTrainer()
+    run_grid(CONFIGS, [0, 1], results, train=again, log=None)
+    assert len(again.trained) == 3
+    assert len(read_results(results)) == 6  # every line parses: the fragment is gone
+
+
+def test_a_damaged_line_in_the_middle_is_reported_with_its_number(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    append_result(results, {"name": "a", "config": {}, "seed": 0, "test_acc": 0.5})
+    with open(results, "a") as f:
+        f.write("not json\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_results(results)
+
+
+def test_two_labels_for_one_configuration_are_an_error(tmp_path):
+    configs = {"a": {"model": "resnet20"}, "b": {"model": "resnet20"}}
+    with pytest.raises(ValueError, match="same configuration"):
+        run_grid(configs, [0], tmp_path / "grid.jsonl", train=FakeTrainer(), log=None)
+
+
+def test_a_trainer_may_not_overwrite_the_rows_own_fields(tmp_path):
+    with pytest.raises(ValueError, match="reserved keys \\['seed'\\]"):
+        run_grid(CONFIGS, [0], tmp_path / "g.jsonl", train=lambda c, s: {"seed": 1}, log=None)
+
+
+def test_a_single_run_has_no_spread_and_the_table_says_so():
+    rows = [{"name": "one", "config": {"m": 1}, "seed": 0, "test_acc": 0.5}]
+    [summary] = summarize(rows)
+    assert summary.runs == 1 and math.isnan(summary.std)
+    table = format_table(summarize(rows), extra={"paper": {"one": "20.00"}})
+    assert table.splitlines()[2].split() == ["one", "1", "50.00", "20.00"]
+
+
+def test_the_table_shows_mean_and_std_in_percent():
+    rows = [
+        {"name": "bam", "config": {"m": 1}, "seed": s, "test_acc": a}
+        for s, a in enumerate([0.80, 0.82, 0.84])
+    ]
+    assert "82.00 +- 2.00" in format_table(summarize(rows))
+
+
+def test_summarizing_a_missing_metric_names_it():
+    with pytest.raises(ValueError, match="no 'top5'"):
+        summarize([{"name": "a", "config": {}, "seed": 0, "test_acc": 0.5}], metric="top5")
+
+
+def test_the_default_trainer_trains_a_real_model_and_reports_its_metrics():
+    config = {
+        "model": "se_resnet20",
+        "attention": {"reduction": 4},
+        "dataset": "shapes",
+        "train_size": 32,
+        "test_size": 16,
+        "epochs": 1,
+        "batch_size": 16,
+    }
+    metrics = train_config(config, seed=0)
+    assert 0 <= metrics["test_acc"] <= 1
+    assert metrics["test_error"] == pytest.approx(1 - metrics["test_acc"])
+    assert metrics["params"] == count_params(create("se_resnet20", reduction=4))
+    assert math.isfinite(metrics["train_loss"]) and metrics["train_seconds"] > 0
+    assert train_config(config, seed=0)["test_loss"] == metrics["test_loss"]  # same seed
+
+
+def test_the_lesson_ablations_change_one_setting_of_the_default_bam_at_a_time():
+    peers, ablations = lesson_grid("cpu")
+    assert list(peers) == ["ResNet-20", "+ SE", "+ CBAM", "+ BAM"]
+    default = peers["+ BAM"]
+    for name, config in ablations.items():
+        changed = {k for k in config.keys() | default.keys() if config.get(k) != default.get(k)}
+        assert changed in ({"attention"}, {"model"}), name
+        assert len(config.get("attention", {"one": 1})) == 1, name
+    for config in [*peers.values(), *ablations.values()]:
+        create(config["model"], **config.get("attention", {}))  # every name and option is real
+
+
+def test_the_fast_lesson_grid_is_two_runs():
+    peers, ablations = lesson_grid("fast")
+    assert len(peers) == 2 and not ablations
+
+
+def test_a_difference_comes_with_its_standard_error():
+    a = Summary("a", {}, 4, 0.80, 0.02, [])
+    b = Summary("b", {}, 2, 0.78, 0.04, [])
+    diff, se = difference(a, b)
+    assert diff == pytest.approx(0.02)
+    assert se == pytest.approx(math.sqrt(0.02**2 / 4 + 0.04**2 / 2))

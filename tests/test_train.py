@@ -1,0 +1,192 @@
+"""bam.train: training that learns, resumes exactly, and refuses checkpoints it cannot trust."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import bam.train
+from bam.data import make_shapes
+from bam.models import CifarResNet, add_bam
+from bam.train import CheckpointError, History, evaluate, fit
+
+
+@pytest.fixture(scope="module")
+def train_set():
+    return make_shapes("train", size=384, seed=0)
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return make_shapes("test", size=192, seed=0)
+
+
+def tiny(bam_modules: bool = True, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = CifarResNet(8, widths=(8, 16, 16))
+    return add_bam(model, reduction=4) if bam_modules else model
+
+
+class Interruptible(nn.Module):
+    """A model that raises KeyboardInterrupt on its ``interrupt_at``-th forward call, as if the
+    user pressed stop (or the process was killed) mid-epoch."""
+
+    def __init__(self, inner: nn.Module, interrupt_at: int | None = None) -> None:
+        super().__init__()
+        self.inner, self.interrupt_at, self.calls = inner, interrupt_at, 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.interrupt_at:
+            raise KeyboardInterrupt
+        return self.inner(x)
+
+
+QUICK = dict(epochs=2, batch_size=64, lr=0.05, progress=False)
+
+
+def test_loss_falls_on_a_tiny_shapes_run(train_set, test_set):
+    history = fit(tiny(), train_set, test_set, **{**QUICK, "epochs": 4})
+    assert history.epoch == [1, 2, 3, 4]
+    assert history.train_loss[-1] < history.train_loss[0] - 0.1
+
+
+def test_cosine_schedule_ends_at_zero_learning_rate(train_set, monkeypatch):
+    rates = []
+    original = bam.train._scheduler
+
+    def spy(*args):
+        scheduler = original(*args)
+        rates.append(scheduler)
+        return scheduler
+
+    monkeypatch.setattr(bam.train, "_scheduler", spy)
+    fit(tiny(), train_set, schedule="cosine", **QUICK)
+    assert rates[0].get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_resume_after_an_interruption_gives_the_same_weights(train_set, test_set, tmp_path):
+    straight = Interruptible(tiny(seed=0))
+    expected = fit(straight, train_set, test_set, checkpoint=tmp_path / "a", **QUICK)
+
+    # Steps per epoch: 384 // 64 = 6; eval: 1 batch. Call 9 is the second step of epoch 2.
+    interrupted = Interruptible(tiny(seed=0), interrupt_at=9)
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, train_set, test_set, checkpoint=tmp_path / "b", **QUICK)
+    saved = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 1
+
+    # A new process would start from fresh objects: another initialisation, global RNGs moved.
+    fresh = Interruptible(tiny(seed=123))
+    torch.rand(10)
+    resumed = fit(fresh, train_set, test_set, checkpoint=tmp_path / "b", **QUICK)
+
+    for (name, a), b in zip(
+        straight.state_dict().items(), fresh.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), f"{name} differs after resuming"
+    assert resumed.train_loss == expected.train_loss and resumed.test_acc == expected.test_acc
+    assert History.load(tmp_path / "b" / "history.json").epoch == [1, 2]
+
+
+def test_a_finished_run_is_loaded_not_retrained(train_set, tmp_path):
+    model = Interruptible(tiny())
+    first = fit(model, train_set, checkpoint=tmp_path, **QUICK)
+    again = Interruptible(tiny(seed=7), interrupt_at=1)  # any forward pass would raise
+    second = fit(again, train_set, checkpoint=tmp_path, **QUICK)
+    assert second.train_loss == first.train_loss
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+
+
+def test_a_truncated_checkpoint_is_reported_with_what_to_do(train_set, tmp_path):
+    fit(tiny(), train_set, checkpoint=tmp_path / "run.pt", **{**QUICK, "epochs": 1})
+    path = tmp_path / "run.pt"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated or damaged.*Delete it"):
+        fit(tiny(), train_set, checkpoint=path, **{**QUICK, "epochs": 1})
+
+
+def test_a_checkpoint_of_another_model_or_recipe_is_refused(train_set, tmp_path):
+    fit(tiny(bam_modules=False), train_set, checkpoint=tmp_path, **{**QUICK, "epochs": 1})
+    with pytest.raises(CheckpointError, match="architecture") as error:
+        fit(tiny(bam_modules=True), train_set, checkpoint=tmp_path, **{**QUICK, "epochs": 1})
+    assert "another checkpoint path" in str(error.value)
+    with pytest.raises(CheckpointError, match="lr: checkpoint has 0.05, this run has 0.1"):
+        fit(
+            tiny(bam_modules=False),
+            train_set,
+            checkpoint=tmp_path,
+            **{**QUICK, "epochs": 1, "lr": 0.1},
+        )
+
+
+def test_a_crash_while_saving_keeps_the_previous_checkpoint(train_set, tmp_path, monkeypatch):
+    real_save, calls = torch.save, []
+
+    def failing_save(obj, f):
+        calls.append(1)
+        if len(calls) == 2:  # the save after epoch 2 dies half-way through
+            f.write(b"half a checkpoint")
+            raise OSError("disk full")
+        real_save(obj, f)
+
+    monkeypatch.setattr(bam.train.torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        fit(tiny(), train_set, checkpoint=tmp_path, **QUICK)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json"]
+
+
+def test_bfloat16_autocast_runs_on_the_cpu(train_set):
+    model, dtypes = tiny(), []
+    model.conv1.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    history = fit(model, train_set, amp=True, device="cpu", **{**QUICK, "epochs": 1})
+    assert history.config["amp"] == "bfloat16" and torch.bfloat16 in dtypes
+    assert all(torch.isfinite(torch.tensor(history.train_loss)))
+    assert next(model.parameters()).dtype == torch.float32  # weights stay float32
+
+
+def test_channels_last_runs_on_the_cpu(train_set):
+    model, inputs = tiny(), []
+    model.conv1.register_forward_hook(lambda m, i, out: inputs.append(i[0]))
+    history = fit(model, train_set, channels_last=True, device="cpu", **{**QUICK, "epochs": 1})
+    assert inputs[0].is_contiguous(memory_format=torch.channels_last)
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(torch.isfinite(torch.tensor(history.train_loss)))
+
+
+def test_evaluate_is_the_mean_loss_and_accuracy_over_the_whole_set(test_set):
+    model = tiny().train()
+    loss, accuracy = evaluate(model, test_set, batch_size=50)  # 192 images: a partial batch
+    assert model.training  # the mode is restored
+    model.eval()
+    with torch.no_grad():
+        logits = model(test_set.normalize(test_set.images))
+    assert loss == pytest.approx(
+        nn.functional.cross_entropy(logits, test_set.labels).item(), rel=1e-4
+    )
+    assert accuracy == pytest.approx((logits.argmax(1) == test_set.labels).float().mean().item())
+
+
+def test_bad_arguments_are_refused(train_set):
+    with pytest.raises(ValueError, match="epochs"):
+        fit(tiny(), train_set, epochs=0)
+    with pytest.raises(ValueError, match="schedule"):
+        fit(tiny(), train_set, epochs=1, schedule="step")
+
+
+def test_the_command_line_trains_saves_and_resumes(tmp_path, capsys):
+    args = ["--dataset", "shapes", "--model", "resnet20", "--epochs", "1", "--batch-size", "64"]
+    args += ["--train-size", "128", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
+    bam.train.main(args)
+    summary = capsys.readouterr().out
+    assert "test accuracy" in summary and "images/s" in summary
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["epoch"] == [1] and saved["config"]["train_set"].startswith("shapes-train")
+    again = bam.train.main(args)  # the run is complete: loaded from the checkpoint
+    assert again.train_loss == saved["train_loss"]
