@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lab test lint format train clean-venv
+.PHONY: lab test test-browser lint format train student clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ format: $(INSTALLED)
 
 test: lint
 	BAM_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
+
+# Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
+student: $(INSTALLED)
+	$(PY) -m bam.course student
+
+# Lesson 07 in JupyterLab in headless Chromium: the attention explorer renders and responds.
+test-browser: $(INSTALLED)
+	PY=$(PY) tests/browser/run.sh $(NOTEBOOK)
 
 train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)

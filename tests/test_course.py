@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from bam import course
 
 REPO = "https://github.com/bam-course/bam-course"
+OTHER_REPO = "https://github.com/bam-course/bam-course-extras"  # set-repo leaves it alone
 BADGE = "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 SETUP = (
     "# On Colab only: install the course package. Colab's own torch is kept.\n"
@@ -77,7 +78,8 @@ def make_tree(root: Path, repo: str = REPO) -> Path:
     (root / "README.md").write_text(
         f"# BAM course\n{BADGE}(https://colab.research.google.com/github/bam-course/"
         f"bam-course/blob/main/notebooks/01_demo.ipynb)\n\n"
-        f"    git clone {repo}.git\n    pip install {repo}/archive/main.zip\n"
+        f"    git clone {repo}.git\n    pip install {repo}/archive/main.zip\n\n"
+        f"Not ours: {OTHER_REPO}\n"
     )
     lesson = root / "notebooks" / "01_demo.ipynb"
     nbformat.write(lesson_notebook(), lesson)
@@ -321,11 +323,12 @@ def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, u
         tmp_path / "README.md",
     ):
         text = path.read_text()
-        assert "bam-course/bam-course" not in text, path
+        assert "bam-course/bam-course" not in text.replace(OTHER_REPO, ""), path
         assert "colab.research.google.com/github/someone/my-course/blob/main/notebooks/" in text
     assert f"git+{new}" in lesson.read_text()
     readme = (tmp_path / "README.md").read_text()
     assert f"git clone {new}.git" in readme and f"pip install {new}/archive/main.zip" in readme
+    assert f"Not ours: {OTHER_REPO}\n" in readme
     assert course.student(tmp_path, check=True) == []  # lesson and copy were rewritten alike
 
 
@@ -346,3 +349,11 @@ def test_set_repo_rejects_addresses_that_are_not_github_repositories(tmp_path, u
     assert course.main(["--root", str(tmp_path), "set-repo", url]) == 2
     assert "expected https://github.com/OWNER/REPO" in capsys.readouterr().err
     assert (tmp_path / "pyproject.toml").read_text() == before
+
+
+def test_checked_print_chunks_are_stored_as_one_output():
+    # A kernel may deliver one print in several stream messages; the stored text must not
+    # depend on how it was split, or every refresh would change the committed file.
+    chunks = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in ("ab", "c\n")]
+    kept = course._clean_check_outputs(chunks, 1, "cell 1", allow_errors=False)
+    assert [o["text"] for o in kept] == ["abc\n"]
