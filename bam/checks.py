@@ -3,6 +3,8 @@
     check_channel_gate(MyChannelGate)    lesson 01: Mc(F), paper eq. 3
     check_spatial_gate(MySpatialGate)    lesson 02: Ms(F), paper eq. 4
     check_bam(MyBAM)                     lesson 03: F * (1 + sigmoid(Mc(F) + Ms(F))), eqs. 1-2
+    check_add_bam(add_bam_by_hand)       lesson 05: a BAM after every ResNet stage but the last
+    check_crop(crop_batch)               lesson 06: a batch cropped at per-image offsets
 
 Each check builds the learner's class with the reference's arguments in several configurations
 (non-square inputs included) and checks, for each one: the output shape, the parameter count,
@@ -720,3 +722,116 @@ def check_squeeze_excite(cls: type) -> None:
         f"{name}: all {4 * len(configs)} checks passed ({len(configs)} configurations x shape, "
         "parameters, gradients, outputs)"
     )
+
+
+# ---------------------------------------------------------------- BAM in a ResNet, lesson 05
+
+
+def _bam_inputs(model: nn.Module, x: torch.Tensor) -> tuple[list[BAM], list[tuple[int, ...]]]:
+    """The BAMs of ``model`` in the order the forward pass runs them, and their input shapes."""
+    seen: list[tuple[BAM, tuple[int, ...]]] = []
+    handles = [
+        m.register_forward_hook(lambda mod, inp, out: seen.append((mod, tuple(inp[0].shape[1:]))))
+        for m in model.modules()
+        if isinstance(m, BAM)
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [m for m, _ in seen], [s for _, s in seen]
+
+
+def check_add_bam(fn: Callable[[nn.Module], nn.Module]) -> None:
+    """Check ``fn(model)`` against ``bam.add_bam``: one ``bam.BAM`` on the output of every ResNet
+    stage but the last, on a CIFAR ResNet-20 and torchvision's ResNet-18 and ResNet-50. Checks
+    where the BAMs run (the feature maps they see), and the output with the reference BAMs'
+    weights copied into the learner's, in eval mode."""
+    import torchvision
+
+    from bam.models import CifarResNet, add_bam
+
+    cases = {
+        "ResNet-20": (lambda: CifarResNet(20), (2, 3, 32, 32)),
+        "torchvision ResNet-18": (
+            lambda: torchvision.models.resnet18(num_classes=10),
+            (2, 3, 64, 64),
+        ),
+        "torchvision ResNet-50": (
+            lambda: torchvision.models.resnet50(num_classes=10),
+            (2, 3, 64, 64),
+        ),
+    }
+    for name, (build, size) in cases.items():
+        x = torch.randn(size, generator=torch.Generator().manual_seed(0))
+        torch.manual_seed(0)
+        reference = add_bam(build()).eval()
+        torch.manual_seed(0)
+        mine = fn(build())
+        if not isinstance(mine, nn.Module):
+            raise AssertionError(f"{name}: your function returned {mine!r}; return the model")
+        mine.eval()
+        theirs, expected = _bam_inputs(reference, x)
+        yours, got = _bam_inputs(mine, x)
+        if len(yours) != len(theirs):
+            raise AssertionError(
+                f"{name}: {len(yours)} BAM modules ran, expected {len(theirs)}: one after every "
+                "stage but the last (layer1, layer2, ...), none after the last stage"
+            )
+        if got != expected:
+            raise AssertionError(
+                f"{name}: your BAMs see feature maps of shape (C, H, W) {got}, expected "
+                f"{expected}: each BAM refines the output of a stage, before the next stage "
+                "halves the resolution"
+            )
+        for mine_bam, reference_bam in zip(yours, theirs, strict=True):
+            mine_bam.load_state_dict(reference_bam.state_dict())
+        with torch.no_grad():
+            if not _close(mine(x), reference(x)):
+                raise AssertionError(
+                    f"{name}: the BAMs sit in the right places but the output differs: each "
+                    "BAM's output must replace the stage's output as the next stage's input"
+                )
+    print(f"check_add_bam: ok ({', '.join(cases)}: placement and outputs)")
+
+
+# ---------------------------------------------------------------- batch-wise crop, lesson 06
+
+
+def check_crop(fn: Callable[..., torch.Tensor]) -> None:
+    """Check ``fn(images, top, left, padding)`` against ``bam.data.crop_flip`` without flips:
+    image i cropped from its zero-padded copy at (top[i], left[i]), same shape as the input."""
+    from bam.data import crop_flip
+
+    g = torch.Generator().manual_seed(0)
+    for b, (h, w), padding in ((16, (32, 32), 4), (5, (12, 20), 2)):
+        images = torch.randint(1, 256, (b, 3, h, w), dtype=torch.uint8, generator=g)
+        top, left = torch.randint(0, 2 * padding + 1, (2, b), generator=g)
+        where = f"{b} images of {h}x{w}, padding {padding}"
+        try:
+            out = fn(images, top, left, padding)
+        except Exception as err:
+            raise AssertionError(f"{where}: {type(err).__name__}: {err}") from err
+        if not isinstance(out, torch.Tensor) or out.shape != images.shape:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise AssertionError(
+                f"{where}: expected the input's shape {tuple(images.shape)}, got {shape}"
+            )
+        expected = crop_flip(images, top, left, torch.zeros(b, dtype=torch.bool), padding)
+        if torch.equal(out, expected):
+            continue
+        if torch.equal(
+            out, crop_flip(images, left, top, torch.zeros(b, dtype=torch.bool), padding)
+        ):
+            raise AssertionError(f"{where}: top and left are swapped: top moves rows (dim 2)")
+        if out.dtype != images.dtype:
+            raise AssertionError(f"{where}: keep the dtype ({images.dtype}), got {out.dtype}")
+        wrong = int((out != expected).flatten(1).any(1).nonzero()[0])
+        t, left_i = int(top[wrong]), int(left[wrong])
+        raise AssertionError(
+            f"{where}: image {wrong} differs: expected rows {t}...{t + h - 1} and columns "
+            f"{left_i}...{left_i + w - 1} of the image padded with zeros on every side"
+        )
+    print("check_crop: ok (square and non-square images, two paddings)")

@@ -226,13 +226,14 @@ def _dataset(name: str, split: str, size: int | None, seed: int):
 def train_config(config: Config, seed: int) -> dict[str, float]:
     """Train one configuration with ``bam.train.fit``; return its final metrics.
 
-    Metrics: ``test_acc``, ``test_error`` (1 - accuracy) and ``test_loss`` after the last
-    epoch, ``train_loss``, ``params`` and ``train_seconds``. The model is built after seeding,
-    so ``seed`` fixes its initial weights as well as the batches.
+    Metrics: ``test_acc``, ``test_error`` (1 - accuracy) and ``test_loss`` of the trained
+    model, ``train_loss`` of the last epoch, ``params`` and ``train_seconds``. The test set is
+    evaluated once, at the end (a grid compares final results, not curves). The model is built
+    after seeding, so ``seed`` fixes its initial weights as well as the batches.
     """
     from bam.models import create
     from bam.runtime import seed_everything
-    from bam.train import fit
+    from bam.train import evaluate, fit
 
     config = dict(config)
     model_name = config.pop("model")
@@ -243,21 +244,37 @@ def train_config(config: Config, seed: int) -> dict[str, float]:
     test_set = _dataset(dataset, "test", config.pop("test_size", None), data_seed)
     seed_everything(seed)
     model = create(model_name, num_classes=train_set.num_classes, **attention)
-    history = fit(model, train_set, test_set, seed=seed, progress=False, **config)
+    history = fit(model, train_set, seed=seed, progress=False, **config)
+    test_loss, test_acc = evaluate(model, test_set, normalize_like=train_set)
     return {
-        "test_acc": history.test_acc[-1],
-        "test_error": 1 - history.test_acc[-1],
-        "test_loss": history.test_loss[-1],
+        "test_acc": test_acc,
+        "test_error": 1 - test_acc,
+        "test_loss": test_loss,
         "train_loss": history.train_loss[-1],
         "params": sum(p.numel() for p in model.parameters()),
         "train_seconds": round(sum(history.train_time), 2),
     }
 
 
-def difference(a: Summary, b: Summary) -> tuple[float, float]:
-    """``a.mean - b.mean`` and its standard error ``sqrt(s_a^2 / n_a + s_b^2 / n_b)`` (nan when
-    either has a single run: one run says nothing about the spread)."""
+def difference(a: Summary, b: Summary, std: float | None = None) -> tuple[float, float]:
+    """``a.mean - b.mean`` and its standard error.
+
+    With ``std`` (a standard deviation that both configurations are taken to share, e.g. pooled
+    over a whole grid): ``std * sqrt(1 / n_a + 1 / n_b)``. Without it, each one's own:
+    ``sqrt(s_a^2 / n_a + s_b^2 / n_b)``, nan when either has a single run.
+    """
+    if std is not None:
+        return a.mean - b.mean, std * math.sqrt(1 / a.runs + 1 / b.runs)
     return a.mean - b.mean, math.sqrt(a.std**2 / a.runs + b.std**2 / b.runs)
+
+
+def pooled_std(summaries: Sequence[Summary]) -> float:
+    """The seed-to-seed standard deviation pooled over configurations with two runs or more:
+    ``sqrt(sum((n_i - 1) s_i^2) / sum(n_i - 1))``; nan when no configuration has two runs."""
+    dof = sum(s.runs - 1 for s in summaries if s.runs > 1)
+    if not dof:
+        return math.nan
+    return math.sqrt(sum((s.runs - 1) * s.std**2 for s in summaries if s.runs > 1) / dof)
 
 
 # ----------------------------------------------------------------------------- lesson 08

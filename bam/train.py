@@ -349,20 +349,16 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     history = History(config=config)
 
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     ckpt_path = json_path = None
     if checkpoint is not None:
         ckpt_path, json_path = checkpoint_paths(checkpoint)
         if ckpt_path.exists():
-            state = _read_checkpoint(ckpt_path)
-            _check_fingerprint(ckpt_path, state["history"]["config"], config)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            _set_rng_state(state["rng"], loader)
-            history = History(**state["history"])
-            if progress:
-                tqdm.write(f"resuming from {ckpt_path} after epoch {state['epoch']}/{epochs}")
+            history = _resume(ckpt_path, config, parts, loader)
+            if progress and len(history) == epochs:
+                tqdm.write(f"loaded the finished run from {ckpt_path}")
+            elif progress:
+                tqdm.write(f"resuming from {ckpt_path} after epoch {len(history)}/{epochs}")
 
     net = torch.compile(model) if compile else model
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -370,60 +366,28 @@ def fit(
     try:
         for epoch in range(len(history) + 1, epochs + 1):
             start = time.perf_counter()
-            model.train()
-            totals = torch.zeros(2, device=device)  # summed loss, correct predictions
-            seen = 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
-            for step, (x, y) in enumerate(bar):
-                with _autocast(device, dtype):
-                    logits = net(x)
-                    loss = criterion(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                totals[0] += loss.detach().float() * len(y)
-                totals[1] += (logits.argmax(1) == y).sum()
-                seen += len(y)
-                if progress and step % 20 == 0:
-                    bar.set_postfix(loss=f"{totals[0].item() / seen:.3f}")
-            bar.close()
-            loss_sum, correct = totals.tolist()
+            desc = f"epoch {epoch}/{epochs}"
+            loss, accuracy, seen = _train_epoch(
+                net, loader, criterion, optimizer, scheduler, scaler, dtype, desc, progress
+            )
             train_time = time.perf_counter() - start
-
             start = time.perf_counter()
             test_loss = test_acc = None
             if test_set is not None:
+                amp_on = dtype is not None
                 test_loss, test_acc = evaluate(
-                    net,
-                    test_set,
-                    normalize_like=train_set,
-                    amp=dtype is not None,
-                    channels_last=channels_last,
+                    net, test_set, normalize_like=train_set, amp=amp_on, channels_last=channels_last
                 )
-            eval_time = time.perf_counter() - start
-
             history.epoch.append(epoch)
-            history.train_loss.append(loss_sum / seen)
-            history.train_acc.append(correct / seen)
+            history.train_loss.append(loss)
+            history.train_acc.append(accuracy)
             history.test_loss.append(test_loss)
             history.test_acc.append(test_acc)
             history.train_time.append(train_time)
-            history.eval_time.append(eval_time)
+            history.eval_time.append(time.perf_counter() - start)
             history.images_per_s.append(seen / train_time)
             if ckpt_path is not None:
-                state = {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": _rng_state(loader),
-                    "epoch": epoch,
-                    "history": history.to_dict(),
-                }
-                _atomic_write(ckpt_path, lambda f, state=state: torch.save(state, f))
-                history.save(json_path)
+                _save(ckpt_path, json_path, parts, loader, history)
             if progress:
                 tqdm.write(_epoch_line(history, epochs))
     except KeyboardInterrupt:
@@ -439,6 +403,47 @@ def fit(
     if json_path is not None:
         history.save(json_path)
     return history
+
+
+def _train_epoch(net, loader, criterion, optimizer, scheduler, scaler, dtype, desc, progress):
+    """One pass over ``loader``; returns the mean loss, the accuracy and the images seen."""
+    net.train()
+    totals = torch.zeros(2, device=loader.device)  # summed loss, correct predictions
+    seen = 0
+    with tqdm(loader, desc=desc, leave=False, disable=not progress) as bar:
+        for step, (x, y) in enumerate(bar):
+            with _autocast(loader.device, dtype):
+                logits = net(x)
+                loss = criterion(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            totals[0] += loss.detach().float() * len(y)
+            totals[1] += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            if progress and step % 20 == 0:  # .item() waits for the device: not every step
+                bar.set_postfix(loss=f"{totals[0].item() / seen:.3f}")
+    loss_sum, correct = totals.tolist()
+    return loss_sum / seen, correct / seen, seen
+
+
+def _save(path: Path, json_path: Path, parts: dict, loader: Loader, history: History) -> None:
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state.update(rng=_rng_state(loader), epoch=len(history), history=history.to_dict())
+    _atomic_write(path, lambda f: torch.save(state, f))
+    history.save(json_path)
+
+
+def _resume(path: Path, config: dict, parts: dict, loader: Loader) -> History:
+    """Load the checkpoint at ``path`` into ``parts`` and ``loader``; return its History."""
+    state = _read_checkpoint(path)
+    _check_fingerprint(path, state["history"]["config"], config)
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    _set_rng_state(state["rng"], loader)
+    return History(**state["history"])
 
 
 def _epoch_line(history: History, epochs: int) -> str:

@@ -217,6 +217,37 @@ def test_cells_that_use_an_exercise_are_found_and_independent_ones_are_not():
     assert dependent == {4, 6, 7, 8}  # checks, `ring = area(...)`, and `print(ring)` after it
 
 
+def test_a_class_scaffold_defines_its_class_and_only_using_it_raises():
+    # Lessons give the class line, docstring and method signatures; only the bodies are blanks.
+    scaffold = (
+        "class Gate:\n"
+        '    """Doubles its input."""\n\n'
+        "    def __init__(self, scale: int = 2) -> None:\n"
+        "        # BEGIN SOLUTION\n"
+        "        self.scale = scale\n"
+        "        # END SOLUTION\n\n"
+        "    def forward(self, x):\n"
+        "        # BEGIN SOLUTION\n"
+        "        return self.scale * x\n"
+        "        # END SOLUTION"
+    )
+    nb = new_notebook(
+        cells=[
+            new_code_cell(scaffold),
+            new_code_cell("# NBVAL_CHECK_OUTPUT\ncheck(Gate)"),
+            new_code_cell("gate = Gate()"),
+        ]
+    )
+    assert course.exercise_cells(nb) == ({0}, {1, 2})
+    student = course.blank_solutions(scaffold)
+    assert "self.scale" not in student and student.count("raise NotImplementedError") == 2
+    namespace: dict = {}
+    exec(compile(student, "student", "exec"), namespace)  # the class line still defines Gate
+    assert namespace["Gate"].__doc__ == "Doubles its input."
+    with pytest.raises(NotImplementedError):
+        namespace["Gate"]()
+
+
 def test_student_copy_hides_every_solution(refreshed):
     text = (refreshed / "notebooks" / "student" / "01_demo.ipynb").read_text()
     for secret in (*SECRETS, "BEGIN SOLUTION", "END SOLUTION"):

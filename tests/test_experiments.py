@@ -11,6 +11,7 @@ from bam.experiments import (
     difference,
     format_table,
     lesson_grid,
+    pooled_std,
     read_results,
     run_grid,
     run_key,
@@ -185,3 +186,21 @@ def test_a_difference_comes_with_its_standard_error():
     diff, se = difference(a, b)
     assert diff == pytest.approx(0.02)
     assert se == pytest.approx(math.sqrt(0.02**2 / 4 + 0.04**2 / 2))
+
+
+def test_a_shared_spread_gives_every_difference_a_standard_error():
+    a = Summary("a", {}, 1, 0.80, math.nan, [0.80])
+    b = Summary("b", {}, 3, 0.78, 0.02, [0.76, 0.78, 0.80])
+    assert math.isnan(difference(a, b)[1])
+    diff, se = difference(a, b, std=0.03)
+    assert diff == pytest.approx(0.02) and se == pytest.approx(0.03 * math.sqrt(1 + 1 / 3))
+
+
+def test_the_pooled_spread_weighs_each_configuration_by_its_degrees_of_freedom():
+    summaries = [
+        Summary("a", {}, 3, 0.5, 0.02, []),
+        Summary("b", {}, 2, 0.5, 0.05, []),
+        Summary("c", {}, 1, 0.5, math.nan, []),
+    ]
+    assert pooled_std(summaries) == pytest.approx(math.sqrt((2 * 0.02**2 + 0.05**2) / 3))
+    assert math.isnan(pooled_std(summaries[2:]))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from bam import BAM, ChannelGate, SpatialGate, add_bam, capture_attention
+from bam import BAM, ChannelGate, SpatialGate, add_bam, bench, capture_attention
 from bam.checks import check_squeeze_excite
 from bam.layers import CBAM, SingleBranchBAM, SqueezeExcite
 from bam.models import add_bam_every_block, add_cbam, add_se, available, create
@@ -356,3 +356,20 @@ def test_the_se_check_accepts_a_right_answer_in_any_layout(answer, capsys):
 def test_the_se_check_names_the_cause_of_a_wrong_answer(answer, cause):
     with pytest.raises(AssertionError, match=cause):
         check_squeeze_excite(answer)
+
+
+# --- the cost benchmark --------------------------------------------------------------------
+
+
+def test_the_attention_benchmark_reports_every_variant_against_the_plain_network(capsys):
+    args = ["attention", "--backbones", "resnet20", "--steps", "1", "--batch-resnet20", "4"]
+    rows = bench.main(args)
+    assert [r["attention"] for r in rows] == ["none", "SE", "CBAM", "BAM", "BAM every block"]
+    params = {r["attention"]: r["params"] for r in rows}
+    assert params["none"] == count_params(create("resnet20"))
+    assert params["SE"] == count_params(create("se_resnet20"))
+    assert params["BAM every block"] == count_params(create("bamblock_resnet20"))
+    assert rows[0]["step_ratio"] == 1.0 and all(r["step_s"] > 0 for r in rows)
+    assert all(r["macs"] >= rows[0]["macs"] for r in rows)
+    out = capsys.readouterr().out
+    assert "ResNet-20, 32x32" in out and "BAM every block" in out

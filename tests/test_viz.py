@@ -93,6 +93,14 @@ def test_upsampling_is_bilinear_to_the_image_size():
         viz.upsample(torch.zeros(2, 2), (4, 4))
 
 
+def test_one_bright_pixel_does_not_wash_out_the_colour_scale():
+    maps = torch.linspace(0, 1, 1000).view(10, 10, 10)
+    maps[0, 0, 0] = 100.0
+    low, high = viz.colour_range(maps)
+    assert low == pytest.approx(0.01, abs=0.002) and high == pytest.approx(0.99, abs=0.002)
+    assert viz.colour_range(torch.ones(3, 4, 4)) == (1.0, 1.0)
+
+
 def test_images_are_shown_in_the_unit_range():
     pixels = torch.tensor([0, 255], dtype=torch.uint8).view(1, 1, 1, 2).expand(1, 3, 1, 2)
     assert viz.to_rgb(pixels).tolist() == [[[[0.0] * 3, [1.0] * 3]]]
@@ -136,7 +144,8 @@ def test_explorer_state_describes_the_chosen_map(batch):
     torch.testing.assert_close(
         torch.from_numpy(state["array"]), viz.upsample(gate[4:5], (32, 32))[0]
     )
-    assert (state["vmin"], state["vmax"]) == (gate.min().item(), gate.max().item())
+    assert (state["vmin"], state["vmax"]) == viz.colour_range(gate)
+    assert gate.min() <= state["vmin"] < state["vmax"] <= gate.max()
     assert state["overlay"] and state["correct"] == (int(preds[4]) == 4)
     assert state["image"].shape == (32, 32, 3)
 

@@ -6,7 +6,15 @@ bam.viz.plot_attention(images, maps, labels, preds)
 
 from bam.viz.explorer import draw_state, explorer, explorer_state
 from bam.viz.gradcam import grad_cam
-from bam.viz.maps import KINDS, channel_weights, collect, spatial_map, stage_label, upsample
+from bam.viz.maps import (
+    KINDS,
+    channel_weights,
+    collect,
+    colour_range,
+    spatial_map,
+    stage_label,
+    upsample,
+)
 from bam.viz.plots import (
     label_title,
     overlay_grid,
@@ -20,6 +28,7 @@ __all__ = [
     "KINDS",
     "channel_weights",
     "collect",
+    "colour_range",
     "draw_state",
     "explorer",
     "explorer_state",

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 import torch
 
 from bam.capture import AttentionMaps
-from bam.viz.maps import KINDS, channel_weights, check_kind, spatial_map, stage_label, upsample
+from bam.viz.maps import (
+    KINDS,
+    channel_weights,
+    check_kind,
+    colour_range,
+    spatial_map,
+    stage_label,
+    upsample,
+)
 from bam.viz.plots import MAP_CMAP, NotebookFigure, _gray, _outline, label_title, to_rgb
 
 
@@ -30,8 +38,8 @@ def explorer_state(
 
     Returns a dict with ``title`` (true and predicted label), ``subtitle`` (stage and kind),
     ``image`` (``(H, W, 3)`` in [0, 1]), ``array`` (the 2-D array drawn: ``(H, W)`` upsampled
-    for spatial kinds, ``(1, C)`` for ``"channel"``), ``vmin``/``vmax`` (the colour range,
-    shared by every image of the batch so that moving the slider keeps the scale),
+    for spatial kinds, ``(1, C)`` for ``"channel"``), ``vmin``/``vmax`` (the colour range:
+    1% to 99% of the values of the whole batch, so that moving the slider keeps the scale),
     ``overlay`` (whether ``array`` is drawn over the image) and ``correct``.
     """
     if not 0 <= index < len(images):
@@ -46,6 +54,7 @@ def explorer_state(
     else:
         batch = spatial_map(maps[stage], kind)
         array = upsample(batch[index][None].float(), size)[0]
+    low, high = colour_range(batch)
     label, pred = int(labels[index]), int(preds[index])
     h, w = maps[stage].spatial.shape[-2:]
     where = "" if kind == "channel" else f", {h}x{w} upsampled to {size[0]}x{size[1]}"
@@ -54,8 +63,8 @@ def explorer_state(
         "subtitle": f"{stage_label(stage, maps)} · {KINDS[kind]}{where}",
         "image": to_rgb(images[index][None])[0],
         "array": array.numpy(),
-        "vmin": batch.min().item(),
-        "vmax": batch.max().item(),
+        "vmin": low,
+        "vmax": high,
         "overlay": kind != "channel",
         "correct": label == pred,
     }
@@ -81,7 +90,7 @@ def draw_state(state: dict, mask: torch.Tensor | None = None) -> NotebookFigure:
     left.set_xticks([])
     left.set_yticks([])
     right.set_title(state["subtitle"], fontsize=8)
-    fig.colorbar(shown, ax=right, shrink=0.8)
+    fig.colorbar(shown, ax=right, shrink=0.8, extend="both")
     return fig
 
 

@@ -60,6 +60,18 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
+def colour_range(values: torch.Tensor, clip: float = 0.01) -> tuple[float, float]:
+    """The ``clip`` and ``1 - clip`` quantiles of ``values``: one colour scale for many maps that
+    a few extreme pixels do not wash out (falls back to min and max for a flat batch)."""
+    flat = values.detach().float().flatten()
+    if flat.numel() > 1_000_000:  # torch.quantile's input limit; a strided sample is plenty
+        flat = flat[:: flat.numel() // 1_000_000 + 1]
+    low, high = torch.quantile(flat, torch.tensor([clip, 1 - clip])).tolist()
+    if high <= low:
+        low, high = flat.min().item(), flat.max().item()
+    return low, high
+
+
 def stage_names(maps: dict[str, AttentionMaps]) -> list[str]:
     """The BAM names in network order (``layer1.bam``, ``layer2.bam``, ...)."""
     return list(maps)

@@ -17,7 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from bam.capture import AttentionMaps
-from bam.viz.maps import KINDS, channel_weights, spatial_map, stage_label, upsample
+from bam.viz.maps import KINDS, channel_weights, colour_range, spatial_map, stage_label, upsample
 
 MAP_CMAP = "inferno"
 
@@ -90,8 +90,9 @@ def overlay_grid(
 ) -> Figure:
     """One row per image: the image, then each ``(B, h, w)`` map of ``columns`` over it.
 
-    Maps are upsampled to the image size; each column shares one colour range and colour bar,
-    so the images of a column can be compared. ``masks`` (``(B, H, W)``) are outlined in cyan.
+    Maps are upsampled to the image size; each column shares one colour range (1% to 99% of its
+    values) and colour bar, so the images of a column can be compared. ``masks``
+    (``(B, H, W)``) are outlined in cyan.
     """
     rgb = to_rgb(images)
     n, size = len(rgb), rgb.shape[1:3]
@@ -105,7 +106,7 @@ def overlay_grid(
         if len(maps) != n:
             raise ValueError(f"column {title!r} has {len(maps)} maps for {n} images")
         big = upsample(maps.float(), size)
-        low, high = big.min().item(), big.max().item()
+        low, high = colour_range(maps)
         for i in range(n):
             axes[i, j].imshow(_gray(rgb[i]), cmap="gray", vmin=0, vmax=1)
             shown = axes[i, j].imshow(
@@ -113,7 +114,7 @@ def overlay_grid(
             )
             _outline(axes[i, j], None if masks is None else masks[i])
         axes[0, j].set_title(title, fontsize=9)
-        fig.colorbar(shown, ax=axes[:, j], location="bottom", shrink=0.9, aspect=15)
+        fig.colorbar(shown, ax=axes[:, j], location="bottom", shrink=0.9, aspect=15, extend="both")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

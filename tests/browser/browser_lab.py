@@ -90,6 +90,7 @@ def jupyter_lab(root: Path = ROOT):
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
             "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
             f"--ServerApp.root_dir={root}",
+            f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # not in the repository
             *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),
         ],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -248,6 +249,9 @@ def check_notebook(
         ran = time.monotonic() - start
         facts = check_widgets(page, screenshot, wait_s)
         return {"notebook": relpath, "code_cells": cells, "run_all_s": round(ran, 1), **facts}
+    except LabCheckFailed:
+        page.screenshot(path=str(screenshot))
+        raise
     except PlaywrightError as err:
         page.screenshot(path=str(screenshot))
         raise LabCheckFailed(f"{err.message.splitlines()[0]} (screenshot {screenshot})") from None
