@@ -423,3 +423,28 @@ def test_expanded_views_allocate_nothing_and_repeats_allocate_full_tensors():
     assert allocated_bytes(lambda: c.expand_as(x)) == 0
     assert allocated_bytes(lambda: c.repeat(1, 1, 6, 6)) == full
     assert allocated_bytes(lambda: c + x) == full
+
+
+class UnwrittenInit(nn.Module):
+    """What a student copy holds before the exercise is done."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        raise NotImplementedError
+
+
+class UnwrittenForward(nn.Module):
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "answer, part", [(UnwrittenInit, "__init__"), (UnwrittenForward, "forward")]
+)
+def test_an_unfinished_stub_is_reported_as_not_written_yet(answer, part):
+    with pytest.raises(AssertionError, match=f"{part} is not written yet"):
+        check_channel_gate(answer)
