@@ -481,8 +481,13 @@ def main(argv: list[str] | None = None) -> History:
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction)
     parser.add_argument("--compile", action="store_true", help="use torch.compile")
     parser.add_argument("--download", action="store_true", help="download CIFAR if missing")
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads for PyTorch (1 is fastest on a busy machine)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     train_set = load(
         args.dataset, "train", download=args.download, size=args.train_size, seed=args.seed

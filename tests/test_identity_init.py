@@ -29,7 +29,6 @@ def test_inserting_identity_initialised_bam_leaves_the_output_unchanged():
         before = model(x)
         after = identity_init(add_bam(model)).eval()(x)
     assert relative_change(before, after) < 0.03  # features grow by 1 + sigmoid(-5) = 1.0067
-    assert torch.equal(before.argmax(1), after.argmax(1))
 
 
 def test_inserting_default_bam_changes_the_output_a_lot():

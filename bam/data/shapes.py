@@ -35,7 +35,7 @@ CLASSES = (
 SIZE = 32
 SUPERSAMPLE = 2  # objects are drawn on a 2x finer grid and averaged: smooth, anti-aliased edges
 CHUNK = 1000  # images drawn per batch of tensor operations (bounds memory, not the result)
-RADIUS = (6.5, 12.0)  # object half-size in pixels
+RADIUS = (8.0, 12.5)  # object half-size in pixels
 MIN_CONTRAST = 0.45  # least RGB distance between the object and both background colours
 DISTRACTORS = 2  # blobs or lines per image
 DISTRACTOR_OPACITY = 0.75  # most opaque a distractor gets
@@ -43,8 +43,8 @@ NOISE = 0.05  # largest standard deviation of the pixel noise
 TEXTURE = 0.4  # how far the background's second colour may be from its first (1: anywhere)
 # Per-channel mean and std of the training split (seed 0, 10,000 images) on the [0, 1] scale;
 # tests/test_data.py checks them against freshly drawn images.
-MEAN = (0.4832, 0.4835, 0.4834)
-STD = (0.2541, 0.2540, 0.2548)
+MEAN = (0.5019, 0.5001, 0.5009)
+STD = (0.2501, 0.2504, 0.2479)
 SPLIT_OFFSET = {"train": 0, "test": 1}
 
 
