@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 # The exact torch build to install (pyproject.toml leaves torch unbounded for Colab and conda).
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 INSTALLED := $(VENV)/.installed
+# Idle OpenMP threads sleep instead of spinning: on a small, shared CPU spinning threads slow
+# PyTorch several-fold.
+export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format train student clean-venv
+.PHONY: lab test test-browser lint format bench train student clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +38,9 @@ student: $(INSTALLED)
 # Lesson 07 in JupyterLab in headless Chromium: the attention explorer renders and responds.
 test-browser: $(INSTALLED)
 	PY=$(PY) tests/browser/run.sh $(NOTEBOOK)
+
+bench: $(INSTALLED)
+	$(PY) -m bam.bench $(ARGS)
 
 train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)
