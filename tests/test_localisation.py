@@ -140,3 +140,14 @@ def test_the_exercise_check_accepts_the_definition_and_explains_a_mistake(capsys
 
     with pytest.raises(AssertionError, match="subtract the map's minimum|constant map"):
         loc.check_energy_share(without_the_minimum)
+
+
+def test_the_command_line_measures_a_checkpoint_against_its_untrained_self(tmp_path, capsys):
+    torch.manual_seed(1)
+    torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
+    rows = loc.main(["--checkpoint", str(tmp_path / "run.pt"), "--images", "20"])
+    assert {r.source for r in rows} == {"trained", "untrained", "random", "centre"}
+    out = capsys.readouterr().out
+    assert "on 20 Shapes test images" in out and "Grad-CAM (8x8)" in out
+    with pytest.raises(SystemExit):
+        loc.main(["--checkpoint", str(tmp_path / "missing")])

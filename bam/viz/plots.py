@@ -190,7 +190,7 @@ def plot_hierarchy(
     mask: torch.Tensor | None = None,
     title: str = "",
 ) -> Figure:
-    """How one image's maps change from stage to stage (the paper's figure 2 in small).
+    """How one image's maps change from stage to stage (the paper's figure 1, in small).
 
     Top row: each stage's map at its own resolution. Bottom row: the same map upsampled and
     drawn over the image. Each map is scaled to its own [min, max] so the stages can be
