@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +25,21 @@ def get_device(prefer: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bfloat16() -> bool:
+    """True when this CPU computes in bfloat16 natively (the Linux ``amx_bf16`` or
+    ``avx512_bf16`` flags). There oneDNN runs convolutions in bfloat16 and mixed precision
+    trains faster; elsewhere bfloat16 is emulated and can be slower than float32."""
+    try:
+        flags = CPUINFO.read_text().split()
+    except OSError:  # not Linux: no cheap, reliable way to tell
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -373,3 +373,13 @@ def test_the_attention_benchmark_reports_every_variant_against_the_plain_network
     assert all(r["macs"] >= rows[0]["macs"] for r in rows)
     out = capsys.readouterr().out
     assert "ResNet-20, 32x32" in out and "BAM every block" in out
+
+
+def test_the_peers_are_importable_from_the_package_top_level():
+    import bam
+
+    model = bam.add_se(bam.models.create("resnet20"))
+    assert isinstance(model.layer1[0].attention, bam.SqueezeExcite)
+    model = bam.add_cbam(bam.models.create("resnet20"))
+    assert isinstance(model.layer1[0].attention, bam.CBAM)
+    assert all(hasattr(bam, name) for name in bam.__all__)

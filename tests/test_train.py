@@ -1,14 +1,17 @@
 """bam.train: training that learns, resumes exactly, and refuses checkpoints it cannot trust."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
 from torch import nn
 
+import bam.runtime
 import bam.train
 from bam.data import make_shapes
-from bam.models import CifarResNet, add_bam
+from bam.models import CifarResNet, add_bam, create
+from bam.runtime import seed_everything
 from bam.train import CheckpointError, History, evaluate, fit
 
 
@@ -162,7 +165,8 @@ def test_channels_last_runs_on_the_cpu(train_set):
 
 def test_evaluate_is_the_mean_loss_and_accuracy_over_the_whole_set(test_set):
     model = tiny().train()
-    loss, accuracy = evaluate(model, test_set, batch_size=50)  # 192 images: a partial batch
+    # 192 images: a partial batch. Full precision, to compare with a plain float32 forward.
+    loss, accuracy = evaluate(model, test_set, batch_size=50, amp=False)
     assert model.training  # the mode is restored
     model.eval()
     with torch.no_grad():
@@ -182,7 +186,7 @@ def test_bad_arguments_are_refused(train_set):
 
 def test_the_command_line_trains_saves_and_resumes(tmp_path, capsys):
     args = ["--dataset", "shapes", "--model", "resnet20", "--epochs", "1", "--batch-size", "64"]
-    args += ["--train-size", "128", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
+    args += ["--train-size", "192", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
     bam.train.main(args)
     summary = capsys.readouterr().out
     assert "test accuracy" in summary and "images/s" in summary
@@ -190,3 +194,63 @@ def test_the_command_line_trains_saves_and_resumes(tmp_path, capsys):
     assert saved["epoch"] == [1] and saved["config"]["train_set"].startswith("shapes-train")
     again = bam.train.main(args)  # the run is complete: loaded from the checkpoint
     assert again.train_loss == saved["train_loss"]
+
+
+def test_the_command_line_seeds_the_model_it_builds(tmp_path):
+    # The lessons call seed_everything(seed), then create(...), then fit: the command line
+    # must start from the same weights and so end at the same ones.
+    args = ["--model", "resnet20", "--epochs", "1", "--batch-size", "64", "--seed", "3"]
+    args += ["--train-size", "192", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
+    bam.train.main(args)
+    seed_everything(3)
+    model = create("resnet20", num_classes=10)
+    data = make_shapes("train", size=192, seed=3)
+    fit(model, data, epochs=1, batch_size=64, seed=3, progress=False)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    for name, value in model.state_dict().items():
+        assert torch.equal(saved[name], value), name
+
+
+def test_a_checkpoint_of_other_data_under_the_same_name_is_refused(train_set, tmp_path):
+    fit(tiny(), train_set, checkpoint=tmp_path, **{**QUICK, "epochs": 1})
+    redrawn = dataclasses.replace(train_set, images=train_set.images.flip(-1))
+    assert redrawn.name == train_set.name and len(redrawn) == len(train_set)
+    with pytest.raises(CheckpointError, match="train_set: checkpoint has .*sha256"):
+        fit(tiny(), redrawn, checkpoint=tmp_path, **{**QUICK, "epochs": 1})
+
+
+def test_the_one_cycle_schedule_works_on_the_shortest_runs(train_set):
+    # 256 images in batches of 64 for one epoch: 4 steps, where a quarter of warm-up is exactly
+    # one step and OneCycleLR used to divide by zero.
+    for size in (192, 256, 320):
+        history = fit(tiny(), train_set.subset(size), **{**QUICK, "epochs": 1})
+        assert all(torch.isfinite(torch.tensor(history.train_loss)))
+
+
+def test_too_short_a_run_is_refused_with_what_to_do(train_set):
+    with pytest.raises(ValueError, match="at least 3 steps.*this run has 2.*cosine"):
+        fit(tiny(), train_set.subset(128), **{**QUICK, "epochs": 1})
+    history = fit(tiny(), train_set.subset(128), schedule="cosine", **{**QUICK, "epochs": 1})
+    assert len(history) == 1
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_mixed_precision_defaults_to_the_cpus_native_support(train_set, monkeypatch, native):
+    monkeypatch.setattr(bam.train, "cpu_has_native_bfloat16", lambda: native)
+    history = fit(tiny(), train_set.subset(192), device="cpu", **{**QUICK, "epochs": 1})
+    assert history.config["amp"] == ("bfloat16" if native else "off")
+
+
+def test_native_bfloat16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    detect = bam.runtime.cpu_has_native_bfloat16.__wrapped__
+    for flags, expected in [
+        ("fpu avx2 avx512f", False),
+        ("avx512f amx_bf16 amx_tile", True),
+        ("avx512f avx512_bf16", True),
+    ]:
+        cpuinfo = tmp_path / "cpuinfo"
+        cpuinfo.write_text(f"processor : 0\nflags : {flags}\n")
+        monkeypatch.setattr(bam.runtime, "CPUINFO", cpuinfo)
+        assert detect() is expected, flags
+    monkeypatch.setattr(bam.runtime, "CPUINFO", tmp_path / "missing")
+    assert detect() is False

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -71,6 +73,15 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @cached_property
+    def digest(self) -> str:
+        """A short SHA-256 of the pixels and labels: two sets that differ in any image or label
+        (say, Shapes drawn by an older generator under the same name) get different digests."""
+        h = hashlib.sha256()
+        for tensor in (self.images, self.labels):
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
     def __getitem__(self, index: int):
         item = (self.images[index], self.labels[index])
