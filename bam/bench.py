@@ -1,6 +1,6 @@
 """Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
 
-    python -m bam.bench train    # our loader vs a torchvision DataLoader; BAM's step-time cost
+    python -m bam.bench train    # our loader vs a DataLoader; the step time of BAM and bfloat16
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time on two ResNets
 
 Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
@@ -20,6 +20,7 @@ from torchvision import transforms
 
 from bam.data import ImageSet, Loader, make_shapes
 from bam.models import create
+from bam.runtime import cpu_has_native_bfloat16
 
 
 class PILImages(Dataset):
@@ -46,13 +47,20 @@ def images_per_s(batches, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def step_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer) -> float:
-    """Seconds of one SGD step: forward, backward and the optimizer's update (on CUDA, timed
-    from an idle device until the device is done)."""
+def step_time(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer,
+    dtype: torch.dtype | None = None,
+) -> float:
+    """Seconds of one SGD step: forward, backward and the optimizer's update, under autocast
+    to ``dtype`` if given (on CUDA, timed from an idle device until the device is done)."""
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     sync()
     start = time.perf_counter()
-    loss = F.cross_entropy(model(x), y)
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+        loss = F.cross_entropy(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -60,9 +68,15 @@ def step_time(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimize
     return time.perf_counter() - start
 
 
+# The two ways fit trains on a CPU: float32 in NCHW, or bfloat16 autocast with channels-last
+# (its default where the CPU has native bfloat16).
+PRECISIONS = {"float32": (None, False), "bfloat16+CL": (torch.bfloat16, True)}
+
+
 def train(args: argparse.Namespace) -> dict[str, float]:
-    """Loader throughput (ours vs torchvision's DataLoader, same images and augmentation) and
-    the step time of a BAM-ResNet against its plain ResNet."""
+    """Loader throughput (ours vs torchvision's DataLoader, same images and augmentation), the
+    step time of a BAM-ResNet against its plain ResNet, and of bfloat16 with channels-last
+    against float32, all measured side by side."""
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; timings on a shared "
         "machine are noisy, compare the ratios (measured side by side)"
@@ -105,29 +119,48 @@ def train(args: argparse.Namespace) -> dict[str, float]:
 
     x = ours.images[: args.batch_size].float() / 255
     y = ours.labels[: args.batch_size]
-    nets = {name: create(name) for name in (args.model, f"bam_{args.model}")}
-    optimizers = {
-        n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in nets.items()
-    }
-    times: dict[str, list[float]] = {name: [] for name in nets}
+    names = (args.model, f"bam_{args.model}")
+    runs = {}  # (name, precision) -> (model, optimizer, input)
+    for precision, (_, channels_last) in PRECISIONS.items():
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        for name in names:
+            torch.manual_seed(0)
+            model = create(name).to(memory_format=fmt)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            runs[name, precision] = (model, optimizer, x.contiguous(memory_format=fmt))
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
     for i in range(args.steps + 1):
-        for name, model in nets.items():  # interleaved: both see the same load on the machine
-            seconds = step_time(model, x, y, optimizers[name])
+        for key, (model, optimizer, inputs) in runs.items():  # interleaved: same load for all
+            seconds = step_time(model, inputs, y, optimizer, PRECISIONS[key[1]][0])
             if i:  # the first step of each warms up
-                times[name].append(seconds)
-    plain, with_bam = (statistics.median(t) for t in times.values())
+                times[key].append(seconds)
+    median = {key: statistics.median(t) for key, t in times.items()}
     print(
         f"\ntraining step, batch {args.batch_size}, forward + backward + SGD "
-        f"(median of {args.steps} interleaved steps):"
+        f"(median of {args.steps} interleaved steps; native bfloat16 on this CPU: "
+        f"{'yes' if cpu_has_native_bfloat16() else 'no'}):"
     )
-    for name, seconds in zip(nets, (plain, with_bam), strict=True):
-        print(f"  {name:<16} {seconds * 1000:8.1f} ms  {args.batch_size / seconds:8.0f} images/s")
-    print(f"  ratio BAM / plain {with_bam / plain:8.3f}")
+    for (name, precision), seconds in median.items():
+        print(
+            f"  {name:<16} {precision:<12} {seconds * 1000:8.1f} ms "
+            f"{args.batch_size / seconds:8.0f} images/s"
+        )
+    plain, bam = names
+    ratios = {p: median[bam, p] / median[plain, p] for p in PRECISIONS}
+    speedups = {n: median[n, "float32"] / median[n, "bfloat16+CL"] for n in names}
+    print("  ratio BAM / plain  " + ", ".join(f"{p} {r:.3f}" for p, r in ratios.items()))
+    print(
+        "  speed-up of bfloat16+CL over float32  "
+        + ", ".join(f"{n} {r:.2f}x" for n, r in speedups.items())
+    )
     return {
         "loader_images_per_s": loader_ours,
         "dataloader_images_per_s": loader_tv,
         "loader_ratio": loader_ours / loader_tv,
-        "step_ratio": with_bam / plain,
+        "step_ratio": ratios["float32"],
+        "step_ratio_bfloat16": ratios["bfloat16+CL"],
+        "bfloat16_speedup": speedups[plain],
+        "bfloat16_speedup_bam": speedups[bam],
     }
 
 

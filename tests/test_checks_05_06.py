@@ -44,6 +44,14 @@ def test_check_add_bam_asks_for_the_model_back():
         checks.check_add_bam(lambda model: None)
 
 
+def test_check_add_bam_says_an_unfinished_stub_is_not_written_yet():
+    def stub(model):
+        raise NotImplementedError
+
+    with pytest.raises(AssertionError, match="not written yet"):
+        checks.check_add_bam(stub)
+
+
 def crop_with_a_loop(images, top, left, padding):
     padded = F.pad(images, (padding,) * 4)
     h, w = images.shape[2:]

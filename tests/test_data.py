@@ -192,11 +192,13 @@ def test_every_shapes_image_has_one_visible_object(small_shapes):
 
 
 def test_shapes_normalisation_constants_match_the_data():
-    images = make_shapes("train", size=2000).images.float() / 255
+    # The constants are those of the whole default training split (seed 0, 10,000 images);
+    # a smaller sample differs by more than a rounding error, each image having its own colours.
+    images = make_shapes("train").images.float() / 255
     mean = images.mean((0, 2, 3))
     std = images.transpose(0, 1).reshape(3, -1).std(1)
-    assert torch.allclose(mean, torch.tensor(shapes_module.MEAN), atol=0.01)
-    assert torch.allclose(std, torch.tensor(shapes_module.STD), atol=0.01)
+    assert torch.allclose(mean, torch.tensor(shapes_module.MEAN), atol=1e-3)
+    assert torch.allclose(std, torch.tensor(shapes_module.STD), atol=1e-3)
 
 
 def test_imageset_rejects_mismatched_inputs():

@@ -220,18 +220,11 @@ def test_a_checkpoint_of_other_data_under_the_same_name_is_refused(train_set, tm
 
 
 def test_the_one_cycle_schedule_works_on_the_shortest_runs(train_set):
-    # 256 images in batches of 64 for one epoch: 4 steps, where a quarter of warm-up is exactly
-    # one step and OneCycleLR used to divide by zero.
-    for size in (192, 256, 320):
+    # One epoch in batches of 64: 4 steps, where a quarter of warm-up is exactly one step and
+    # OneCycleLR used to divide by zero; 1 and 2 steps leave no room for a warm-up at all.
+    for size in (64, 128, 192, 256, 320):
         history = fit(tiny(), train_set.subset(size), **{**QUICK, "epochs": 1})
-        assert all(torch.isfinite(torch.tensor(history.train_loss)))
-
-
-def test_too_short_a_run_is_refused_with_what_to_do(train_set):
-    with pytest.raises(ValueError, match="at least 3 steps.*this run has 2.*cosine"):
-        fit(tiny(), train_set.subset(128), **{**QUICK, "epochs": 1})
-    history = fit(tiny(), train_set.subset(128), schedule="cosine", **{**QUICK, "epochs": 1})
-    assert len(history) == 1
+        assert len(history) == 1 and all(torch.isfinite(torch.tensor(history.train_loss)))
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -40,11 +40,13 @@ MIN_CONTRAST = 0.45  # least RGB distance between the object and both background
 DISTRACTORS = 2  # blobs or lines per image
 DISTRACTOR_OPACITY = 0.75  # most opaque a distractor gets
 NOISE = 0.05  # largest standard deviation of the pixel noise
+BITTEN = 0.4  # share of objects with a bite: a disc cut out of them
+BITE_RADIUS = (0.3, 0.7)  # the bite's radius, as a fraction of the object's half-size
 TEXTURE = 0.4  # how far the background's second colour may be from its first (1: anywhere)
 # Per-channel mean and std of the training split (seed 0, 10,000 images) on the [0, 1] scale;
 # tests/test_data.py checks them against freshly drawn images.
-MEAN = (0.5019, 0.5001, 0.5009)
-STD = (0.2501, 0.2504, 0.2479)
+MEAN = (0.5037, 0.5015, 0.5024)
+STD = (0.2475, 0.2481, 0.2468)
 SPLIT_OFFSET = {"train": 0, "test": 1}
 
 
@@ -125,6 +127,24 @@ def _object_alpha(g: torch.Generator, labels: torch.Tensor) -> torch.Tensor:
     for label in labels.unique().tolist():
         pick = labels == label
         inside[pick] = _outline(label, u[pick], v[pick])
+    return F.avg_pool2d(inside.float().unsqueeze(1), SUPERSAMPLE), (cy, cx), radius
+
+
+def _bite(
+    g: torch.Generator, centre: tuple[torch.Tensor, torch.Tensor], radius: torch.Tensor
+) -> torch.Tensor:
+    """Coverage ``(n, 1, SIZE, SIZE)`` of a disc cut out of the object, in a share BITTEN of
+    the images (zero elsewhere). The background shows through the cut, and the missing part is
+    sometimes what tells two shapes apart (a bitten disc looks like a crescent): some images
+    are ambiguous, so no model reaches 100%."""
+    n = len(radius)
+    size = radius * _uniform(g, n, *BITE_RADIUS)
+    # Centred within the object's half-size of its centre, in a random direction.
+    angle, reach = _uniform(g, n, 0.0, 2 * math.pi), radius * torch.rand(n, generator=g)
+    oy, ox = centre[0] + reach * angle.sin(), centre[1] + reach * angle.cos()
+    y, x = _pixel_grid(SIZE * SUPERSAMPLE)
+    inside = (y - oy.view(-1, 1, 1)) ** 2 + (x - ox.view(-1, 1, 1)) ** 2 <= size.view(-1, 1, 1) ** 2
+    inside &= (torch.rand(n, generator=g) < BITTEN).view(-1, 1, 1)
     return F.avg_pool2d(inside.float().unsqueeze(1), SUPERSAMPLE)
 
 
@@ -191,7 +211,8 @@ def render(labels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tens
         background, colours = _background(generator, len(chunk))
         background = _distractors(generator, background)
         colour = _object_colour(generator, colours)
-        alpha = _object_alpha(generator, chunk)
+        alpha, centre, radius = _object_alpha(generator, chunk)
+        alpha = alpha * (1 - _bite(generator, centre, radius))
         image = background + alpha * (colour[:, :, None, None] - background)
         images.append((image.clamp(0, 1) * 255).round().to(torch.uint8))
         masks.append(alpha >= 0.5)
