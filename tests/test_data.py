@@ -191,6 +191,23 @@ def test_every_shapes_image_has_one_visible_object(small_shapes):
     assert spread.mean() < 20  # anti-aliased edges only; the background varies far more
 
 
+def test_a_share_of_the_objects_is_bitten_and_the_masks_show_what_is_left(
+    small_shapes, monkeypatch
+):
+    share = shapes_module.BITTEN
+    monkeypatch.setattr(shapes_module, "BITTEN", 0.0)
+    whole = make_shapes("train", size=500, seed=0)  # the same draws, no bites applied
+    assert torch.equal(whole.labels, small_shapes.labels)
+    assert not (small_shapes.masks & ~whole.masks).any()  # a bite only removes pixels
+    bitten = (whole.masks != small_shapes.masks).flatten(1).any(1).float().mean()
+    assert abs(bitten - share) < 0.06  # about the stated share of images
+    # Where the object lost a pixel, the image shows what lies behind it, not the object.
+    lost = whole.masks & ~small_shapes.masks
+    assert not torch.equal(
+        whole.images.masked_select(lost), small_shapes.images.masked_select(lost)
+    )
+
+
 def test_shapes_normalisation_constants_match_the_data():
     # The constants are those of the whole default training split (seed 0, 10,000 images);
     # a smaller sample differs by more than a rounding error, each image having its own colours.

@@ -4,8 +4,11 @@ Each image holds one object (a disc, square, triangle, ...) at a random position
 rotation and colour, drawn over a cluttered background: two-colour stripes blended with smooth
 noise, pixel noise, and distractor blobs and lines. The class depends only on the object's
 outline, so a network has to find the object and ignore the clutter: the task attention is
-meant to help with. Every image comes with the object's binary mask, so one can measure
-whether an attention map points at the object.
+meant to help with. A share of the objects has a bite cut out of it, through which the
+background shows; the bite sometimes removes what tells two outlines apart (a bitten disc looks
+like a crescent), so some images are ambiguous and no model reaches 100%. Every image comes
+with the mask of the object's visible pixels, so one can measure whether an attention map
+points at the object.
 
 Everything is drawn from one seeded ``torch.Generator`` with batched tensor operations: the
 same seed gives the same images on any machine, 10,000 images in a few seconds on a CPU.
