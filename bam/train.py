@@ -106,8 +106,8 @@ def _autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | Non
 
 
 def _channels_last_default(device: torch.device) -> bool:
-    # cuDNN and oneDNN both run convolutions faster in NHWC (on a 2-core Xeon, ResNet-20
-    # trains about 15% faster: python -m bam.bench train).
+    # cuDNN and oneDNN both run convolutions faster in NHWC: on a 2-core Xeon a float32
+    # ResNet-20 training step was about 15% faster than in NCHW.
     return device.type in ("cuda", "cpu")
 
 
