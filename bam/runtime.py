@@ -43,7 +43,8 @@ def cpu_has_native_bfloat16() -> bool:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and PyTorch (all devices): same seed, same CPU result."""
+    """Seed Python, NumPy and PyTorch (all devices): same seed, same CPU result, as long as the
+    number of threads is the same too."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -323,7 +323,9 @@ def fit(
         channels_last: channels-last memory format; default on for CUDA and the CPU.
         compile: run the model through ``torch.compile``.
         seed: seeds every random number generator, the loader's shuffling and augmentation
-            included: the same seed gives the same CPU result.
+            included: the same seed gives the same CPU result with the same number of
+            threads (parallel kernels split their sums by thread, so 1 and 2 threads
+            round differently and training amplifies the difference).
         checkpoint: a directory (or a ``.pt`` file) to write after every epoch and resume from.
         progress: show a progress bar and one line per epoch.
 
