@@ -14,7 +14,9 @@ def test_train_benchmark_reports_loader_and_step_ratios(capsys):
     assert result["loader_ratio"] == pytest.approx(
         result["loader_images_per_s"] / result["dataloader_images_per_s"]
     )
-    for key in ("step_ratio", "step_ratio_bfloat16", "bfloat16_speedup", "bfloat16_speedup_bam"):
+    assert 0.5 < result["step_ratio"] < 5
+    # Emulated bfloat16 (CPUs without native support) can be many times slower: wider bounds.
+    for key in ("step_ratio_bfloat16", "bfloat16_speedup", "bfloat16_speedup_bam"):
         assert 0.05 < result[key] < 20, key
     assert "speed-up of bfloat16+CL over float32" in out
 
