@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench train student clean-venv
+.PHONY: lab test test-browser lint format bench train student artifacts clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,12 @@ lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check bam tests notebooks
-	$(VENV)/bin/ruff format --check bam tests notebooks
+	$(VENV)/bin/ruff check bam tests tools notebooks
+	$(VENV)/bin/ruff format --check bam tests tools notebooks
 
 format: $(INSTALLED)
-	$(VENV)/bin/ruff check --fix bam tests notebooks
-	$(VENV)/bin/ruff format bam tests notebooks
+	$(VENV)/bin/ruff check --fix bam tests tools notebooks
+	$(VENV)/bin/ruff format bam tests tools notebooks
 
 test: lint
 	BAM_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
@@ -44,6 +44,11 @@ bench: $(INSTALLED)
 
 train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)
+
+# Retrain every network and grid that ships in bam/results/ (resumable, in runs/artifacts/),
+# then rewrite the manifest and list the figures that changed. See tools/artifacts.py.
+artifacts: $(INSTALLED)
+	$(PY) tools/artifacts.py $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -36,8 +36,8 @@ def test_ci_runs_the_readme_test_command():
 
 def test_make_test_lints_and_runs_the_notebooks():
     makefile = (ROOT / "Makefile").read_text()
-    assert "ruff check bam tests notebooks" in makefile
-    assert "ruff format --check bam tests notebooks" in makefile
+    assert "ruff check bam tests tools notebooks" in makefile
+    assert "ruff format --check bam tests tools notebooks" in makefile
     assert "BAM_FAST=1" in makefile and "--nbval-lax" in makefile
 
 

@@ -1,0 +1,120 @@
+"""tools/artifacts.py on a tiny run: every promise of the manifest is recorded, and
+bam.pretrained reads back exactly what was written and refuses what was changed."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import bam.pretrained
+from bam.data import load
+from bam.experiments import append_result
+from bam.train import evaluate
+from tools import artifacts
+
+TINY = dict(epochs=1, batch_size=32, lr=0.05)
+SIZES = (96, 64)
+PROVENANCE = {"command", "commit", "dirty", "torch", "threads", "started"}
+NET = artifacts.Network("bam_resnet20", 3, ("07",))
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A tiny network trained and recorded as make artifacts does, in a folder of its own."""
+    work, out = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("out")
+    (work / f"{NET.name}.provenance.json").write_text(
+        json.dumps(artifacts.provenance("python tools/artifacts.py network x", threads=1))
+    )
+    artifacts.train_network(NET, work, TINY, SIZES)
+    entries = artifacts.record_network(NET, work, out, TINY, SIZES)
+    manifest = {"format": 1, "artifacts": entries}
+    (out / bam.pretrained.MANIFEST).write_text(json.dumps(manifest))
+    return out, entries
+
+
+def test_a_recorded_network_carries_its_provenance(shipped):
+    _, entries = shipped
+    entry = entries[NET.name]
+    assert PROVENANCE <= entry.keys()
+    assert {"recipe", "seed", "call", "sha256", "bytes", "results", "what", "data"} <= entry.keys()
+    assert entry["recipe"] == TINY and entry["seed"] == 3 and entry["threads"] == 1
+    assert entry["torch"] == torch.__version__ and len(entry["commit"]) == 40
+    assert "seed_everything(3)" in entry["call"] and "size=96" in entry["call"]
+    assert entry["history"] in entries and PROVENANCE <= entries[entry["history"]].keys()
+
+
+def test_the_recorded_accuracy_is_what_the_loaded_network_gives(shipped):
+    out, entries = shipped
+    model = bam.pretrained.load(NET.name, device="cpu", folder=out)
+    assert not model.training
+    _, accuracy = evaluate(model, load("shapes", "test", size=SIZES[1]), amp=False)
+    assert accuracy == entries[NET.name]["results"]["test_acc"]
+    assert abs(accuracy - entries[NET.name]["results"]["test_acc_float32_weights"]) <= 0.001
+
+
+def test_weights_ship_in_float16(shipped):
+    out, _ = shipped
+    state = torch.load(out / f"{NET.name}.pt", weights_only=True)
+    floats = [t for t in state.values() if t.is_floating_point()]
+    assert floats and all(t.dtype == torch.float16 for t in floats)
+
+
+def test_the_history_reads_back(shipped):
+    out, entries = shipped
+    history = bam.pretrained.history(NET.name, folder=out)
+    assert history.test_acc == entries[f"{NET.name}.history"]["results"]["test_acc"]
+    assert len(history) == TINY["epochs"]
+
+
+def test_a_tampered_file_is_refused(shipped, tmp_path):
+    out, _ = shipped
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for path in out.iterdir():
+        copy.joinpath(path.name).write_bytes(path.read_bytes())
+    weights = copy / f"{NET.name}.pt"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(bam.pretrained.ArtifactError, match="changed or damaged"):
+        bam.pretrained.load(NET.name, folder=copy)
+
+
+def test_an_unknown_name_lists_what_exists(shipped):
+    out, _ = shipped
+    with pytest.raises(ValueError, match=f"there are: .*{NET.name}"):
+        bam.pretrained.load("shapes-vgg-s0", folder=out)
+
+
+def test_a_grid_is_recorded_with_its_summary(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    work.mkdir(), out.mkdir()
+    rows = {
+        "peers": [
+            {"name": "a", "config": {"m": 1}, "seed": s, "test_error": e}
+            for s, e in ((0, 0.1), (1, 0.3))
+        ],
+        "ablations": [{"name": "b", "config": {"m": 2}, "seed": 0, "test_error": 0.2}],
+    }
+    for part, part_rows in rows.items():
+        for row in part_rows:
+            append_result(work / f"08-grid-{part}.jsonl", row)
+        (work / f"08-grid-{part}.provenance.json").write_text(
+            json.dumps(artifacts.provenance(f"grid {part}", threads=1))
+        )
+    parts = {part: work / f"08-grid-{part}.jsonl" for part in rows}
+    entry = artifacts.record_grid(parts, work, out, {"peers": 2, "ablations": 1})[artifacts.GRID]
+    assert entry["runs"] == 3 and set(entry["parts"]) == {"peers", "ablations"}
+    assert all(PROVENANCE <= made.keys() for made in entry["parts"].values())
+    assert entry["results"]["a"]["mean_test_error"] == pytest.approx(0.2)
+    assert entry["results"]["a"]["std_test_error"] == pytest.approx(math.sqrt(0.02))
+    assert entry["results"]["b"]["std_test_error"] is None
+    with pytest.raises(RuntimeError, match="2 of 3 runs"):
+        artifacts.record_grid(parts, work, out, {"peers": 3, "ablations": 1})
+
+
+def test_changed_figures_are_reported():
+    old = {"x": {"test_acc": 0.9, "nested": {"a": 1}}}
+    new = {"x": {"test_acc": 0.91, "nested": {"a": 1}}}
+    assert artifacts.changes(old, new) == ["x.test_acc: 0.9 -> 0.91"]

@@ -1,0 +1,401 @@
+"""Regenerate every result that ships in ``bam/results/`` and write its manifest.
+
+    python tools/artifacts.py            # make artifacts: train what is missing, then record
+    python tools/artifacts.py record     # only re-record what runs/artifacts/ holds
+
+Training runs in ``runs/artifacts/`` (resumable: an interrupted build continues where it
+stopped) as one-thread jobs, two side by side (``--workers``), since one thread per process is
+what makes a CPU run repeatable and two such processes use a 2-core machine fully. Each job
+writes its provenance (command, commit, torch version, threads) when it first starts. Recording
+turns the finished runs into the shipped files: float16 state dicts, per-epoch histories, the
+grid as JSON lines, and ``manifest.json`` with every file's SHA-256; it prints every figure
+that differs from the manifest it replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "runs" / "artifacts"
+GRID = "08-shapes-grid"
+GRID_PARTS = ("peers", "ablations")
+
+
+@dataclass(frozen=True)
+class Network:
+    """One shipped network: a model of ``bam.models`` trained on Shapes with one seed."""
+
+    model: str
+    seed: int
+    lessons: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"shapes-{self.model}-s{self.seed}"
+
+
+# Lesson 06 compares three seeds of each; lesson 05 starts from the plain seed 0 and lesson 07
+# looks inside the BAM seed 0 (both train exactly lesson 06's seed-0 call).
+NETWORKS = tuple(
+    Network(model, seed, lessons)
+    for seed in (0, 1, 2)
+    for model, lessons in (
+        ("resnet20", ("05", "06") if seed == 0 else ("06",)),
+        ("bam_resnet20", ("06", "07") if seed == 0 else ("06",)),
+    )
+)
+
+
+def training_call(net: Network, recipe: dict, sizes: tuple[int | None, int | None]) -> str:
+    """The call that trains ``net``, as the lessons write it (what the manifest records)."""
+    size = [f", size={s}" if s is not None else "" for s in sizes]
+    args = ", ".join(f"{k}={v!r}" for k, v in recipe.items())
+    return (
+        f"seed_everything({net.seed}); model = create({net.model!r}, num_classes=10); "
+        f"fit(model, load('shapes', 'train'{size[0]}), load('shapes', 'test'{size[1]}), "
+        f"{args}, seed={net.seed})"
+    )
+
+
+def train_network(
+    net: Network, work: Path, recipe: dict, sizes: tuple[int | None, int | None] = (None, None)
+) -> Path:
+    """Train (or finish, or find finished) ``net`` in ``work``; return its checkpoint folder."""
+    from bam.data import load
+    from bam.models import create
+    from bam.runtime import seed_everything
+    from bam.train import fit
+
+    train_set, test_set = (
+        load("shapes", "train", size=sizes[0]),
+        load("shapes", "test", size=sizes[1]),
+    )
+    seed_everything(net.seed)
+    model = create(net.model, num_classes=train_set.num_classes)
+    folder = work / net.name
+    fit(model, train_set, test_set, **recipe, seed=net.seed, checkpoint=folder, progress=False)
+    return folder
+
+
+# ----------------------------------------------------------------------------- provenance
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+def provenance(command: str, threads: int) -> dict:
+    """Where and how a job ran: the command, the commit (and whether the tree had changes
+    not committed), torch, the thread count, when it started."""
+    return {
+        "command": command,
+        "commit": _git("rev-parse", "HEAD") or "unknown",
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "torch": torch.__version__,
+        "threads": threads,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _provenance_path(work: Path, job: str) -> Path:
+    return work / f"{job}.provenance.json"
+
+
+def read_provenance(work: Path, job: str) -> dict:
+    path = _provenance_path(work, job)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python tools/artifacts.py train` first")
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- training jobs
+def jobs() -> dict[str, list[str]]:
+    """Every training job: name -> the command line that runs it (from the repository root)."""
+    python = sys.executable
+    commands = {
+        f"08-grid-{part}": [
+            python,
+            "-m",
+            "bam.experiments",
+            "--setting",
+            "cpu",
+            "--parts",
+            part,
+            "--results",
+            str(WORK / f"08-grid-{part}.jsonl"),
+        ]
+        for part in GRID_PARTS
+    }
+    for net in NETWORKS:
+        commands[net.name] = [python, str(Path(__file__).resolve()), "network", net.name]
+    return commands
+
+
+def run_jobs(workers: int = 2) -> None:
+    """Run every job, ``workers`` at a time, each as a one-thread process; log to WORK."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    queue = list(jobs().items())
+    running: list[tuple[str, subprocess.Popen, float]] = []
+    start = time.perf_counter()
+    while queue or running:
+        while queue and len(running) < workers:
+            job, command = queue.pop(0)
+            shown = "OMP_NUM_THREADS=1 " + " ".join(
+                Path(c).name if c == sys.executable else os.path.relpath(c, REPO) if "/" in c else c
+                for c in command
+            )
+            path = _provenance_path(WORK, job)
+            if not path.exists():  # the first start is when (and at which commit) it trained
+                path.write_text(json.dumps(provenance(shown, threads=1), indent=1))
+            log = open(WORK / f"{job}.log", "a")  # noqa: SIM115 (closed when the job ends)
+            print(f"started {job}: {shown}", flush=True)
+            running.append(
+                (
+                    job,
+                    subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log),
+                    time.perf_counter(),
+                )
+            )
+        time.sleep(2)
+        for entry in list(running):
+            job, process, began = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            if process.returncode:
+                raise SystemExit(f"{job} failed (exit {process.returncode}); see {WORK / job}.log")
+            print(f"finished {job} in {time.perf_counter() - began:.0f} s", flush=True)
+    print(f"all jobs done in {(time.perf_counter() - start) / 60:.1f} minutes")
+
+
+# ----------------------------------------------------------------------------- recording
+def record_network(
+    net: Network,
+    work: Path,
+    out: Path,
+    recipe: dict,
+    sizes: tuple[int | None, int | None] = (None, None),
+) -> dict[str, dict]:
+    """Ship one trained network: its float16 state dict and its history, with their entries.
+
+    The accuracy recorded is that of the float16 weights evaluated in float32 on the CPU (what
+    ``bam.pretrained.load`` gives); the float32 weights' accuracy is recorded beside it, and a
+    difference over 0.1 point is refused (the weights would have to ship in float32).
+    """
+    from bam.data import load
+    from bam.models import create
+    from bam.pretrained import save_state_dict, sha256
+    from bam.train import History, _read_checkpoint, checkpoint_paths, evaluate
+
+    test_set = load("shapes", "test", size=sizes[1])
+    ckpt, history_json = checkpoint_paths(work / net.name)
+    state = _read_checkpoint(ckpt)
+    history = History.load(history_json)
+    if len(history) != recipe["epochs"]:
+        raise RuntimeError(
+            f"{net.name} has {len(history)} of {recipe['epochs']} epochs: train it first"
+        )
+    model = create(net.model, num_classes=test_set.num_classes)
+    model.load_state_dict(state["model"])
+
+    def accuracy(m):
+        return evaluate(m.to("cpu"), test_set, amp=False, channels_last=False)
+
+    loss32, acc32 = accuracy(model)
+    weights = out / f"{net.name}.pt"
+    save_state_dict(model, weights)
+    shipped = create(net.model, num_classes=test_set.num_classes)
+    shipped.load_state_dict(torch.load(weights, weights_only=True))
+    loss16, acc16 = accuracy(shipped)
+    if abs(acc16 - acc32) > 0.001:
+        raise RuntimeError(f"{net.name}: float16 weights give {acc16:.2%}, float32 {acc32:.2%}")
+    history.save(out / f"{net.name}.history.json")
+
+    made = provenance_of(net.name, work)
+    common = {**made, "recipe": recipe, "seed": net.seed, "lessons": list(net.lessons)}
+    what = f"{net.model} trained on Shapes with the course's CPU recipe, seed {net.seed}"
+    return {
+        net.name: {
+            "kind": "checkpoint",
+            "what": what,
+            "file": weights.name,
+            "sha256": sha256(weights),
+            "bytes": weights.stat().st_size,
+            "model": net.model,
+            "num_classes": test_set.num_classes,
+            "dtype": "float16",
+            "call": training_call(net, recipe, sizes),
+            "data": history.config["train_set"],
+            "history": f"{net.name}.history",
+            "results": {
+                "test_acc": acc16,
+                "test_loss": round(loss16, 6),
+                "test_acc_float32_weights": acc32,
+                "test_acc_during_training": history.test_acc[-1],
+                "evaluated": f"float32 on the CPU, {len(test_set)} test images",
+                "train_seconds": round(sum(history.train_time), 1),
+            },
+            **common,
+        },
+        f"{net.name}.history": {
+            "kind": "history",
+            "what": f"per-epoch losses, accuracies and times of {net.name}",
+            "file": f"{net.name}.history.json",
+            "sha256": sha256(out / f"{net.name}.history.json"),
+            "bytes": (out / f"{net.name}.history.json").stat().st_size,
+            "results": {"test_acc": history.test_acc, "train_loss": history.train_loss},
+            **common,
+        },
+    }
+
+
+def provenance_of(job: str, work: Path) -> dict:
+    made = read_provenance(work, job)
+    return {key: made[key] for key in ("command", "commit", "dirty", "torch", "threads", "started")}
+
+
+def grid_summary(rows: list[dict]) -> dict[str, dict]:
+    """Per configuration: runs, mean and sample std of the test error (what lesson 08 shows)."""
+    from bam.experiments import summarize
+
+    return {
+        s.name: {
+            "runs": s.runs,
+            "mean_test_error": s.mean,
+            "std_test_error": None if math.isnan(s.std) else s.std,
+        }
+        for s in summarize(rows, "test_error")
+    }
+
+
+def record_grid(parts: dict[str, Path], work: Path, out: Path, expected: dict[str, int]) -> dict:
+    """Ship lesson 08's grid: its parts' runs, in order, as one JSON-lines file."""
+    from bam.experiments import append_result, read_results
+    from bam.pretrained import sha256
+
+    rows = []
+    for part, path in parts.items():
+        found = read_results(path)
+        if len(found) != expected[part]:
+            raise RuntimeError(f"{path} has {len(found)} of {expected[part]} runs: train it first")
+        rows += found
+    target = out / f"{GRID}.jsonl"
+    target.unlink(missing_ok=True)
+    for row in rows:
+        append_result(target, row)
+    made = {part: provenance_of(f"08-grid-{part}", work) for part in parts}
+    return {
+        GRID: {
+            "kind": "grid",
+            "what": "lesson 08's CPU grid on Shapes: ResNet-20 with SE, CBAM, BAM, and BAM's "
+            "ablations, the course's CPU recipe (one record per run)",
+            "file": target.name,
+            "sha256": sha256(target),
+            "bytes": target.stat().st_size,
+            "runs": len(rows),
+            "call": "bam.experiments.run_lesson_grid('cpu')",
+            "parts": made,
+            "commit": sorted({m["commit"] for m in made.values()}),
+            "torch": sorted({m["torch"] for m in made.values()}),
+            "threads": 1,
+            "seed": "per run (peers: 0, 1, 2; ablations: 0, 1)",
+            "results": grid_summary(rows),
+        }
+    }
+
+
+def changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Every figure under "results" that differs between two manifests' entries."""
+    found = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return found
+
+
+def record(work: Path = WORK, out: Path | None = None) -> dict:
+    """Turn the finished jobs in ``work`` into the shipped files and the manifest."""
+    from bam.experiments import SEEDS, lesson_grid
+    from bam.pretrained import MANIFEST, RESULTS
+    from bam.train import SHAPES_RECIPE
+
+    out = out or RESULTS
+    staging = out.with_name(out.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    entries: dict[str, dict] = {}
+    for net in NETWORKS:
+        entries.update(record_network(net, work, staging, dict(SHAPES_RECIPE)))
+    peers, ablations = lesson_grid("cpu")
+    expected = {
+        "peers": len(peers) * len(SEEDS["cpu"][0]),
+        "ablations": len(ablations) * len(SEEDS["cpu"][1]),
+    }
+    parts = {part: work / f"08-grid-{part}.jsonl" for part in GRID_PARTS}
+    entries.update(record_grid(parts, work, staging, expected))
+    manifest = {
+        "format": 1,
+        "made_by": "make artifacts (python tools/artifacts.py)",
+        "artifacts": entries,
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    old_path = out / MANIFEST
+    old = json.loads(old_path.read_text())["artifacts"] if old_path.is_file() else {}
+    diff = changes(
+        {k: v.get("results") for k, v in old.items()}, {k: v["results"] for k, v in entries.items()}
+    )
+    # Swap the folder in whole: a failed build never leaves a half-written bam/results/.
+    backup = out.with_name(out.name + ".old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if out.exists():
+        out.rename(backup)
+    staging.rename(out)
+    shutil.rmtree(backup, ignore_errors=True)
+    total = sum(e["bytes"] for e in entries.values())
+    print(f"wrote {len(entries)} artifacts ({total / 1e6:.2f} MB) and {out / MANIFEST}")
+    print("figures that changed:" if diff else "no figure changed", *diff, sep="\n  ")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python tools/artifacts.py", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="step")
+    sub.add_parser("train", help="run the training jobs only")
+    sub.add_parser("record", help="record what runs/artifacts/ holds into bam/results/")
+    one = sub.add_parser("network", help="train one shipped network (a job of `train`)")
+    one.add_argument("name", choices=[n.name for n in NETWORKS])
+    parser.add_argument("--workers", type=int, default=2, help="jobs side by side (default 2)")
+    args = parser.parse_args(argv)
+    from bam.train import SHAPES_RECIPE
+
+    if args.step == "network":
+        torch.set_num_threads(1)
+        net = next(n for n in NETWORKS if n.name == args.name)
+        train_network(net, WORK, dict(SHAPES_RECIPE))
+        return
+    start = time.perf_counter()
+    if args.step in (None, "train"):
+        run_jobs(args.workers)
+    if args.step in (None, "record"):
+        record()
+    print(f"make artifacts: {(time.perf_counter() - start) / 60:.1f} minutes")
+
+
+if __name__ == "__main__":
+    main()
