@@ -15,6 +15,7 @@ that differs from the manifest it replaces.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import math
 import os
@@ -141,11 +142,16 @@ def jobs() -> dict[str, list[str]]:
     return commands
 
 
-def run_jobs(workers: int = 2) -> None:
-    """Run every job, ``workers`` at a time, each as a one-thread process; log to WORK."""
+def run_jobs(workers: int = 2, only: list[str] | None = None) -> None:
+    """Run every job (or those matching the patterns ``only``), ``workers`` at a time, each as
+    a one-thread process; log to WORK."""
     WORK.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    queue = list(jobs().items())
+    queue = [
+        (job, command)
+        for job, command in jobs().items()
+        if only is None or any(fnmatch.fnmatch(job, pattern) for pattern in only)
+    ]
     running: list[tuple[str, subprocess.Popen, float]] = []
     start = time.perf_counter()
     while queue or running:
@@ -376,7 +382,8 @@ def main(argv: list[str] | None = None) -> None:
         prog="python tools/artifacts.py", description=__doc__.split("\n")[0]
     )
     sub = parser.add_subparsers(dest="step")
-    sub.add_parser("train", help="run the training jobs only")
+    train = sub.add_parser("train", help="run the training jobs only")
+    train.add_argument("--only", nargs="+", help="jobs matching these patterns (e.g. 'shapes-*')")
     sub.add_parser("record", help="record what runs/artifacts/ holds into bam/results/")
     one = sub.add_parser("network", help="train one shipped network (a job of `train`)")
     one.add_argument("name", choices=[n.name for n in NETWORKS])
@@ -391,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     start = time.perf_counter()
     if args.step in (None, "train"):
-        run_jobs(args.workers)
+        run_jobs(args.workers, getattr(args, "only", None))
     if args.step in (None, "record"):
         record()
     print(f"make artifacts: {(time.perf_counter() - start) / 60:.1f} minutes")
