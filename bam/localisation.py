@@ -295,7 +295,9 @@ def check_energy_share(fn) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
-    """Measure a trained checkpoint against the same model untrained and the baselines."""
+    """Measure a trained network (a checkpoint, else a shipped one) against the same model
+    untrained and the baselines."""
+    import bam.pretrained
     from bam.data import load
     from bam.models import create
     from bam.runtime import seed_everything
@@ -305,7 +307,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
         prog="python -m bam.localisation",
         description="Localisation of BAM's maps on Shapes test images (see the module docs).",
     )
-    parser.add_argument("--checkpoint", required=True, help="a bam.train run folder or .pt file")
+    parser.add_argument("--checkpoint", help="a bam.train run folder or .pt file")
+    parser.add_argument(
+        "--pretrained",
+        default="shapes-bam_resnet20-s0",
+        help="without --checkpoint: a network that ships (python -m bam.pretrained lists them)",
+    )
     parser.add_argument("--model", default="bam_resnet20", help="the name it was created with")
     parser.add_argument("--images", type=int, default=2000, help="Shapes test images to use")
     parser.add_argument("--kind", choices=SPATIAL_KINDS, default="attention")
@@ -314,12 +321,19 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--seed", type=int, default=0, help="of the untrained model and noise")
     args = parser.parse_args(argv)
 
-    path = checkpoint_paths(args.checkpoint)[0]
-    if not path.exists():
-        parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
     test = load("shapes", "test", size=args.images)
-    trained = create(args.model, num_classes=test.num_classes)
-    trained.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    if args.checkpoint is None:
+        try:
+            trained = bam.pretrained.load(args.pretrained, device="cpu")
+        except (ValueError, bam.pretrained.ArtifactError) as error:
+            parser.error(str(error))
+        args.model = bam.pretrained.info(args.pretrained)["model"]
+    else:
+        path = checkpoint_paths(args.checkpoint)[0]
+        if not path.exists():
+            parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
+        trained = create(args.model, num_classes=test.num_classes)
+        trained.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     seed_everything(args.seed)
     untrained = create(args.model, num_classes=test.num_classes)
     images = test.normalize(test.images)

@@ -2,6 +2,7 @@
 
     python tools/artifacts.py            # make artifacts: train what is missing, then record
     python tools/artifacts.py record     # only re-record what runs/artifacts/ holds
+    python tools/artifacts.py figure     # only redraw the README's figure
 
 Training runs in ``runs/artifacts/`` (resumable: an interrupted build continues where it
 stopped) as one-thread jobs, two side by side (``--workers``), since one thread per process is
@@ -377,6 +378,27 @@ def record(work: Path = WORK, out: Path | None = None) -> dict:
     return manifest
 
 
+FIGURE = REPO / "docs" / "figures" / "attention_maps.png"
+
+
+def readme_figure(path: Path = FIGURE, name: str = "shapes-bam_resnet20-s0") -> None:
+    """The README's figure: lesson 07's ``plot_attention`` of the shipped network on the first
+    five Shapes test images."""
+    import bam.pretrained
+    import bam.viz as viz
+    from bam.data import load
+
+    test_set = load("shapes", "test", size=5)
+    model = bam.pretrained.load(name, device="cpu")
+    preds, maps = viz.collect(model, test_set.normalize(test_set.images))
+    figure = viz.plot_attention(
+        test_set.images, maps, test_set.labels, preds, masks=test_set.masks[:, 0],
+        class_names=test_set.classes, max_images=5,
+    )  # fmt: skip
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"wrote {path} from {name}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python tools/artifacts.py", description=__doc__.split("\n")[0]
@@ -385,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     train = sub.add_parser("train", help="run the training jobs only")
     train.add_argument("--only", nargs="+", help="jobs matching these patterns (e.g. 'shapes-*')")
     sub.add_parser("record", help="record what runs/artifacts/ holds into bam/results/")
+    sub.add_parser("figure", help="redraw the README's figure from the shipped network")
     one = sub.add_parser("network", help="train one shipped network (a job of `train`)")
     one.add_argument("name", choices=[n.name for n in NETWORKS])
     parser.add_argument("--workers", type=int, default=2, help="jobs side by side (default 2)")
@@ -396,11 +419,15 @@ def main(argv: list[str] | None = None) -> None:
         net = next(n for n in NETWORKS if n.name == args.name)
         train_network(net, WORK, dict(SHAPES_RECIPE))
         return
+    if args.step == "figure":
+        readme_figure()
+        return
     start = time.perf_counter()
     if args.step in (None, "train"):
         run_jobs(args.workers, getattr(args, "only", None))
     if args.step in (None, "record"):
         record()
+        readme_figure()
     print(f"make artifacts: {(time.perf_counter() - start) / 60:.1f} minutes")
 
 
