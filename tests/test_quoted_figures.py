@@ -13,7 +13,7 @@ from torch import nn
 
 import bam.pretrained
 from bam.data import Loader, load
-from bam.experiments import difference, pooled_std, summarize
+from bam.experiments import pooled_std, summarize
 from bam.models import add_bam
 from bam.train import evaluate
 
