@@ -87,31 +87,36 @@ def test_an_unknown_name_lists_what_exists(shipped):
         bam.pretrained.load("shapes-vgg-s0", folder=out)
 
 
-def test_a_grid_is_recorded_with_its_summary(tmp_path):
+def test_a_grid_is_recorded_in_run_grid_order_from_split_jobs(tmp_path):
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir(), out.mkdir()
-    rows = {
-        "peers": [
-            {"name": "a", "config": {"m": 1}, "seed": s, "test_error": e}
-            for s, e in ((0, 0.1), (1, 0.3))
-        ],
-        "ablations": [{"name": "b", "config": {"m": 2}, "seed": 0, "test_error": 0.2}],
+    a, b = {"m": 1}, {"m": 2}
+    jobs = {  # the second part was split over two jobs, which finished in another order
+        "08-grid-peers": [("a", a, 0, 0.1), ("a", a, 1, 0.3)],
+        "08-grid-ablations": [("b", b, 1, 0.4)],
+        "08-grid-ablations-late": [("b", b, 0, 0.2)],
     }
-    for part, part_rows in rows.items():
-        for row in part_rows:
-            append_result(work / f"08-grid-{part}.jsonl", row)
-        (work / f"08-grid-{part}.provenance.json").write_text(
-            json.dumps(artifacts.provenance(f"grid {part}", threads=1))
+    for job, runs in jobs.items():
+        for name, config, seed, error in runs:
+            append_result(
+                work / f"{job}.jsonl",
+                {"name": name, "config": config, "seed": seed, "test_error": error},
+            )
+        (work / f"{job}.provenance.json").write_text(
+            json.dumps(artifacts.provenance(job, threads=1))
         )
-    parts = {part: work / f"08-grid-{part}.jsonl" for part in rows}
-    entry = artifacts.record_grid(parts, work, out, {"peers": 2, "ablations": 1})[artifacts.GRID]
-    assert entry["runs"] == 3 and set(entry["parts"]) == {"peers", "ablations"}
+    files = sorted(work.glob("*.jsonl"))
+    grids = {"peers": ({"a": a}, [0, 1]), "ablations": ({"b": b}, [0, 1])}
+    entry = artifacts.record_grid(files, work, out, grids)[artifacts.GRID]
+    assert entry["runs"] == 4 and set(entry["parts"]) == set(jobs)
     assert all(PROVENANCE <= made.keys() for made in entry["parts"].values())
+    rows = [json.loads(line) for line in (out / f"{artifacts.GRID}.jsonl").read_text().splitlines()]
+    assert [(r["name"], r["seed"]) for r in rows] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     assert entry["results"]["a"]["mean_test_error"] == pytest.approx(0.2)
     assert entry["results"]["a"]["std_test_error"] == pytest.approx(math.sqrt(0.02))
-    assert entry["results"]["b"]["std_test_error"] is None
-    with pytest.raises(RuntimeError, match="2 of 3 runs"):
-        artifacts.record_grid(parts, work, out, {"peers": 3, "ablations": 1})
+    (work / "08-grid-ablations-late.jsonl").unlink()
+    with pytest.raises(RuntimeError, match="lacks 1 of 4 runs"):
+        artifacts.record_grid(sorted(work.glob("*.jsonl")), work, out, grids)
 
 
 def test_changed_figures_are_reported():

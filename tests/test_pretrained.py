@@ -114,3 +114,17 @@ def test_loading_refuses_a_tampered_manifest_entry(tmp_path):
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
     with pytest.raises(bam.pretrained.ArtifactError, match="not loaded"):
         bam.pretrained.load(name, folder=tmp_path)
+
+
+def test_the_grid_s_plain_and_bam_runs_are_lesson_06_s_to_the_last_bit():
+    # Two commands, one call: train_config (the grid) and fit with a test set (lesson 06) train
+    # the same weights at the same thread count, so their final training losses are equal.
+    grid = {
+        (row["config"]["model"], row["seed"]): row
+        for row in bam.pretrained.grid(artifacts.GRID)
+        if row["name"] in ("ResNet-20", "+ BAM")
+    }
+    assert len(grid) == 6
+    for net in artifacts.NETWORKS:
+        history = bam.pretrained.history(net.name)
+        assert grid[net.model, net.seed]["train_loss"] == history.train_loss[-1], net.name

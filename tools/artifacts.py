@@ -286,22 +286,39 @@ def grid_summary(rows: list[dict]) -> dict[str, dict]:
     }
 
 
-def record_grid(parts: dict[str, Path], work: Path, out: Path, expected: dict[str, int]) -> dict:
-    """Ship lesson 08's grid: its parts' runs, in order, as one JSON-lines file."""
-    from bam.experiments import append_result, read_results
+def record_grid(
+    files: list[Path], work: Path, out: Path, grids: dict[str, tuple[dict, list[int]]]
+) -> dict:
+    """Ship lesson 08's grid as one JSON-lines file, its runs in the order ``run_grid`` gives
+    them (part by part, seed by seed, configurations in the lesson's order), whichever of
+    ``files`` (results files of jobs, each with its provenance beside it) holds each run."""
+    from bam.experiments import append_result, read_results, run_key
     from bam.pretrained import sha256
 
-    rows = []
-    for part, path in parts.items():
-        found = read_results(path)
-        if len(found) != expected[part]:
-            raise RuntimeError(f"{path} has {len(found)} of {expected[part]} runs: train it first")
-        rows += found
+    found: dict[str, dict] = {}
+    for path in files:
+        for row in read_results(path):
+            found.setdefault(run_key(row["config"], row["seed"]), row)
+    wanted = [
+        (name, config, seed)
+        for configs, seeds in grids.values()
+        for seed in seeds
+        for name, config in configs.items()
+    ]
+    missing = [
+        f"{name} seed {seed}" for name, config, seed in wanted if run_key(config, seed) not in found
+    ]
+    if missing:
+        raise RuntimeError(
+            f"the grid lacks {len(missing)} of {len(wanted)} runs ({', '.join(missing[:3])}, ...): "
+            "train it first"
+        )
+    rows = [{**found[run_key(config, seed)], "name": name} for name, config, seed in wanted]
     target = out / f"{GRID}.jsonl"
     target.unlink(missing_ok=True)
     for row in rows:
         append_result(target, row)
-    made = {part: provenance_of(f"08-grid-{part}", work) for part in parts}
+    made = {path.stem: provenance_of(path.stem, work) for path in files}
     return {
         GRID: {
             "kind": "grid",
@@ -316,7 +333,8 @@ def record_grid(parts: dict[str, Path], work: Path, out: Path, expected: dict[st
             "commit": sorted({m["commit"] for m in made.values()}),
             "torch": sorted({m["torch"] for m in made.values()}),
             "threads": 1,
-            "seed": "per run (peers: 0, 1, 2; ablations: 0, 1)",
+            "seed": "per run: "
+            + "; ".join(f"{part} {seeds}" for part, (_, seeds) in grids.items()),
             "results": grid_summary(rows),
         }
     }
@@ -348,12 +366,10 @@ def record(work: Path = WORK, out: Path | None = None) -> dict:
     for net in NETWORKS:
         entries.update(record_network(net, work, staging, dict(SHAPES_RECIPE)))
     peers, ablations = lesson_grid("cpu")
-    expected = {
-        "peers": len(peers) * len(SEEDS["cpu"][0]),
-        "ablations": len(ablations) * len(SEEDS["cpu"][1]),
-    }
-    parts = {part: work / f"08-grid-{part}.jsonl" for part in GRID_PARTS}
-    entries.update(record_grid(parts, work, staging, expected))
+    grids = {"peers": (peers, SEEDS["cpu"][0]), "ablations": (ablations, SEEDS["cpu"][1])}
+    # Every results file of a grid job; a part may have been split over several jobs.
+    files = sorted(work.glob("08-grid-*.jsonl"))
+    entries.update(record_grid(files, work, staging, grids))
     manifest = {
         "format": 1,
         "made_by": "make artifacts (python tools/artifacts.py)",
