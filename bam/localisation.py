@@ -24,18 +24,20 @@
 When several positions share the extreme value (within 1e-6 of the map's range), each gets an
 equal part of the vote: a constant map points at every pixel at once, not at its first one.
 
-    python -m bam.localisation --checkpoint runs/07-shapes-bam_resnet20
+    python -m bam.localisation    # lesson 07's checkpoint; --checkpoint DIR for another
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bam.runtime import runs_dir
 from bam.viz.gradcam import grad_cam
 from bam.viz.maps import SPATIAL_KINDS, check_kind, collect, spatial_map, stage_label, upsample
 
@@ -294,6 +296,12 @@ def check_energy_share(fn) -> None:
     print(f"energy share: all {len(cases)} cases match bam.localisation")
 
 
+def default_checkpoint() -> Path:
+    """Where lesson 07 keeps its trained BAM-ResNet-20: ``07-shapes-bam_resnet20`` in
+    ``bam.runtime.runs_dir()``."""
+    return runs_dir() / "07-shapes-bam_resnet20"
+
+
 def main(argv: list[str] | None = None) -> list[Row]:
     """Measure a trained checkpoint against the same model untrained and the baselines."""
     from bam.data import load
@@ -305,7 +313,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
         prog="python -m bam.localisation",
         description="Localisation of BAM's maps on Shapes test images (see the module docs).",
     )
-    parser.add_argument("--checkpoint", required=True, help="a bam.train run folder or .pt file")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="a bam.train run folder or .pt file (default: lesson 07's, in $BAM_RUNS or runs/)",
+    )
     parser.add_argument("--model", default="bam_resnet20", help="the name it was created with")
     parser.add_argument("--images", type=int, default=2000, help="Shapes test images to use")
     parser.add_argument("--kind", choices=SPATIAL_KINDS, default="attention")
@@ -314,9 +326,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--seed", type=int, default=0, help="of the untrained model and noise")
     args = parser.parse_args(argv)
 
-    path = checkpoint_paths(args.checkpoint)[0]
+    path = checkpoint_paths(args.checkpoint or default_checkpoint())[0]
     if not path.exists():
         parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
+    print(f"checkpoint: {path}")
     test = load("shapes", "test", size=args.images)
     trained = create(args.model, num_classes=test.num_classes)
     trained.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
