@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,8 @@ def make_runtime(base: Path) -> dict[str, str]:
     # A safety net, not a change of behaviour: if the install wanted another torch, pip fails
     # at once instead of downloading gigabytes; the assertions below then fail too.
     constraints = base / "constraints.txt"
-    constraints.write_text(f"torch=={torch.__version__}\ntorchvision=={torchvision.__version__}\n")
+    pins = [f"{name}=={metadata.version(name)}" for name in ("torch", "torchvision")]
+    constraints.write_text("\n".join(pins) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "JUPYTER", "BAM_"))}
     env.update(
         BAM_FAST="1",
