@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench train student artifacts clean-venv
+.PHONY: lab test test-browser lint format bench gpu-check train student artifacts clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,21 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
+# JupyterLab on lesson 00, at a URL printed before it starts (the token is made here and passed
+# in the environment, where other users cannot read it). JupyterLab refuses to run as root
+# (containers, cloud machines, CI) unless given --allow-root: as root it gets it, and says so.
+# LAB_PORT picks the port; LAB_ARGS passes more options, e.g. LAB_ARGS="--ip=0.0.0.0".
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+	@token=$$($(PY) -c "import secrets; print(secrets.token_hex(24))"); root=; \
+	if [ "$$(id -u)" = 0 ]; then \
+		root=--allow-root; echo "running as root: JupyterLab needs --allow-root, so it is passed"; \
+	fi; \
+	echo "JupyterLab starts; open http://localhost:$(LAB_PORT)/lab/tree/notebooks/00_welcome.ipynb?token=$$token"; \
+	JUPYTER_TOKEN=$$token exec $(VENV)/bin/jupyter lab --port=$(LAB_PORT) --ServerApp.port_retries=0 \
+		$$root $(LAB_ARGS) notebooks/00_welcome.ipynb
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check bam tests tools notebooks
@@ -41,6 +54,10 @@ test-browser: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) -m bam.bench $(ARGS)
+
+# The GPU self-check (python -m bam.bench gpu): on a machine without a CUDA GPU, one line.
+gpu-check: $(INSTALLED)
+	$(PY) -m bam.bench gpu $(ARGS)
 
 train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)

@@ -2,6 +2,7 @@
 
     python -m bam.bench train    # our loader vs a DataLoader; the step time of BAM and bfloat16
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time on two ResNets
+    python -m bam.bench gpu      # the GPU self-check (bam.gpu_check); one line without a GPU
 
 Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
 """
@@ -42,8 +43,11 @@ class PILImages(Dataset):
 def images_per_s(batches, count: int) -> float:
     """Images per second to draw every batch of one pass (the tensors are touched, not used)."""
     start = time.perf_counter()
+    x = None
     for x, _ in batches:
         x.sum()
+    if x is not None and x.is_cuda:  # CUDA kernels run asynchronously: wait for the last
+        torch.cuda.synchronize(x.device)
     return count / (time.perf_counter() - start)
 
 
@@ -251,6 +255,11 @@ def main(argv: list[str] | None = None):
     p.add_argument("--batch-resnet50", type=int, default=2, help="images per ResNet-50 step")
     p.add_argument("--steps", type=int, default=10, help="timed steps per model")
     p.set_defaults(run=attention)
+    from bam import gpu_check  # it builds on this module's measurements: imported here
+
+    p = commands.add_parser("gpu", help="the GPU self-check: loaders, precision, compile, training")
+    gpu_check.add_arguments(p)
+    p.set_defaults(run=gpu_check.run)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bam.runtime import runs_dir
 from bam.train import SHAPES_RECIPE
 
 Config = dict[str, Any]
@@ -334,12 +335,9 @@ def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
     return peers, ablations
 
 
-def runs_dir() -> Path:
-    """Where results go: ``runs/`` at the repository root in a checkout, else ``./runs``."""
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").is_file() and (repo / "bam").is_dir():
-        return repo / "runs"
-    return Path.cwd() / "runs"
+def lesson_results(setting: str) -> Path:
+    """The results file of lesson 08's grid, where the lesson looks for it: in ``runs_dir()``."""
+    return runs_dir() / f"08_ablations_{setting}.jsonl"
 
 
 def run_lesson_grid(
@@ -349,10 +347,10 @@ def run_lesson_grid(
     log: Callable | None = print,
 ) -> list[dict]:
     """Run (or finish, or just load) lesson 08's grid, or some of its ``parts``; return the
-    rows. ``results`` defaults to ``runs/08_ablations_SETTING.jsonl``, where the lesson looks."""
+    rows. ``results`` defaults to ``lesson_results(setting)``, where the lesson looks."""
     grids = dict(zip(("peers", "ablations"), lesson_grid(setting), strict=True))
     seeds = dict(zip(("peers", "ablations"), SEEDS[setting], strict=True))
-    results = results or runs_dir() / f"08_ablations_{setting}.jsonl"
+    results = results or lesson_results(setting)
     return [row for part in parts for row in run_grid(grids[part], seeds[part], results, log=log)]
 
 
@@ -364,7 +362,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--setting", choices=sorted(SETTINGS), help="default: gpu with CUDA, else cpu"
     )
-    parser.add_argument("--results", type=Path, help="default: runs/08_ablations_SETTING.jsonl")
+    parser.add_argument(
+        "--results", type=Path, help="default: 08_ablations_SETTING.jsonl in $BAM_RUNS or runs/"
+    )
     parser.add_argument(
         "--parts", nargs="+", choices=("peers", "ablations"), default=["peers", "ablations"]
     )
@@ -372,8 +372,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     import torch
 
     setting = args.setting or ("gpu" if torch.cuda.is_available() else "cpu")
-    rows = run_lesson_grid(setting, args.results, args.parts)
+    results = args.results or lesson_results(setting)
+    print(f"results: {results} (one line per finished run; BAM_RUNS moves the folder)")
+    rows = run_lesson_grid(setting, results, args.parts)
     print(format_table(summarize(rows, "test_error"), "test error (%)"))
+    print(f"results in {results}")
     return rows
 
 

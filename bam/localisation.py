@@ -24,7 +24,7 @@
 When several positions share the extreme value (within 1e-6 of the map's range), each gets an
 equal part of the vote: a constant map points at every pixel at once, not at its first one.
 
-    python -m bam.localisation --checkpoint runs/07-shapes-bam_resnet20
+    python -m bam.localisation    # lesson 07's checkpoint; --checkpoint DIR for another
 """
 
 from __future__ import annotations
@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         path = checkpoint_paths(args.checkpoint)[0]
         if not path.exists():
             parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
+        print(f"checkpoint: {path}")
         trained = create(args.model, num_classes=test.num_classes)
         trained.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     seed_everything(args.seed)

@@ -1,4 +1,5 @@
-"""Where code runs and how it is seeded: device choice, seeds, the course's fast mode."""
+"""Where code runs, where it keeps its files, and how it is seeded: device choice, the runs
+and data folders, seeds, the course's fast mode."""
 
 from __future__ import annotations
 
@@ -25,6 +26,32 @@ def get_device(prefer: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def checkout_root() -> Path | None:
+    """The repository this package runs from, or None when it is installed from a wheel or a
+    git URL (as in Colab), where there is no checkout to keep files in."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "bam").is_dir() else None
+
+
+def _folder(variable: str, name: str) -> Path:
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser().absolute()
+    return (checkout_root() or Path.cwd()) / name
+
+
+def runs_dir() -> Path:
+    """Where checkpoints and results go: ``$BAM_RUNS`` if set, else ``runs/`` in the checkout
+    the package runs from, else ``./runs``. Point ``BAM_RUNS`` at a folder that outlives the
+    machine (Google Drive in Colab) to keep runs across sessions."""
+    return _folder("BAM_RUNS", "runs")
+
+
+def data_root() -> Path:
+    """Where datasets are cached: ``$BAM_DATA`` if set, else ``data/`` in the checkout the
+    package runs from, else ``./data``."""
+    return _folder("BAM_DATA", "data")
 
 
 CPUINFO = Path("/proc/cpuinfo")

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bam.data import DATASETS, ImageSet, Loader, load
-from bam.runtime import cpu_has_native_bfloat16, get_device, seed_everything
+from bam.runtime import cpu_has_native_bfloat16, get_device, runs_dir, seed_everything
 
 SCHEDULES = ("onecycle", "cosine")
 # The course's CPU recipe for Shapes, and the defaults of python -m bam.train: that command
@@ -88,20 +88,63 @@ class History:
 
 
 # ----------------------------------------------------------------------------- devices, amp
-def _autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
-    """The autocast dtype, or None for full precision. ``amp=None`` means on for CUDA and for
-    CPUs with native bfloat16, where it is faster; off elsewhere."""
-    if amp is None:
-        amp = device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bfloat16())
-    if not amp:
-        return None
+@dataclass(frozen=True)
+class Precision:
+    """How ``fit`` computes: the autocast dtype (None: float32 throughout), whether the loss is
+    scaled (float16 only: its small range would flush small gradients to zero), and why."""
+
+    dtype: torch.dtype | None
+    reason: str
+
+    @property
+    def scaled(self) -> bool:
+        return self.dtype == torch.float16
+
+    @property
+    def name(self) -> str:
+        """``"off"``, ``"bfloat16"`` or ``"float16"``: what checkpoint fingerprints record."""
+        return str(self.dtype).removeprefix("torch.") if self.dtype is not None else "off"
+
+    def __str__(self) -> str:
+        if self.dtype is None:
+            return f"float32 ({self.reason})"
+        scaling = " with gradient scaling" if self.scaled else ""
+        return f"{self.name} autocast{scaling} ({self.reason})"
+
+
+def choose_precision(device: torch.device, amp: bool | None = None) -> Precision:
+    """The mixed precision ``fit`` uses on ``device``; ``amp=None`` picks what pays there.
+
+    On CUDA the compute capability decides: from 8.0 (A100, RTX 30xx, L4, H100) bfloat16,
+    which needs no loss scaling; from 7.0 (V100, T4, RTX 20xx) float16 with a ``GradScaler``:
+    there bfloat16 is only emulated and cuDNN has no bfloat16 convolutions (note that
+    ``torch.cuda.is_bf16_supported()`` says True on a T4, counting emulation); below 7.0 there
+    are no tensor cores and float32 is kept unless ``amp=True`` asks for float16. On the CPU,
+    bfloat16 where the CPU computes in it natively (``cpu_has_native_bfloat16``), else
+    float32; on Apple MPS float32, and ``amp=True`` is refused.
+    """
+    if amp is False:
+        return Precision(None, "mixed precision off")
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        major, minor = torch.cuda.get_device_capability(device)
+        capability = f"CUDA compute capability {major}.{minor}"
+        if major >= 8:
+            return Precision(torch.bfloat16, f"{capability}: native bfloat16")
+        if major >= 7 or amp:
+            why = "bfloat16 only emulated below 8.0" if major >= 7 else "asked for"
+            return Precision(torch.float16, f"{capability}: {why}")
+        return Precision(None, f"{capability}: no tensor cores, mixed precision would not pay")
     if device.type == "cpu":
-        return torch.bfloat16
-    raise ValueError(
-        f"mixed precision is supported on CUDA and the CPU, not {device.type}: pass amp=False"
-    )
+        if cpu_has_native_bfloat16():
+            return Precision(torch.bfloat16, "CPU with native bfloat16")
+        if amp:
+            return Precision(torch.bfloat16, "asked for; this CPU only emulates bfloat16")
+        return Precision(None, "CPU without native bfloat16")
+    if amp:
+        raise ValueError(
+            f"mixed precision is supported on CUDA and the CPU, not {device.type}: pass amp=False"
+        )
+    return Precision(None, f"{device.type}: mixed precision is not used there")
 
 
 def _channels_last_default(device: torch.device) -> bool:
@@ -134,7 +177,7 @@ def evaluate(
     in eval mode, on the device the model is on. ``normalize_like`` is the training set when
     ``dataset`` is a test set with statistics of its own (the course's sets share them)."""
     device = _model_device(model)
-    dtype = _autocast_dtype(device, amp)
+    dtype = choose_precision(device, amp).dtype
     if channels_last is None:
         channels_last = _channels_last_default(device)
     loader = Loader(
@@ -315,9 +358,10 @@ def fit(
             than 3 steps has no room for a warm-up and gets the cosine decay).
         augment: random crop with 4-pixel padding and horizontal flip.
         device: where to train; default CUDA, then Apple MPS, then the CPU. The model is moved.
-        amp: mixed precision; default on for CUDA (bfloat16 where supported, else float16 with
-            gradient scaling) and for CPUs with native bfloat16 (``cpu_has_native_bfloat16``),
-            off elsewhere. ``True`` on any CPU uses bfloat16 autocast.
+        amp: mixed precision, chosen by ``choose_precision``: by default bfloat16 on CUDA
+            from compute capability 8.0, float16 with gradient scaling on 7.x, bfloat16 on
+            CPUs with native bfloat16, float32 elsewhere; ``False`` is float32 everywhere.
+            The choice is printed at the start and recorded in the checkpoint fingerprint.
         channels_last: channels-last memory format; default on for CUDA and the CPU.
         compile: run the model through ``torch.compile``.
         seed: seeds every random number generator, the loader's shuffling and augmentation
@@ -336,7 +380,8 @@ def fit(
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     device = get_device(None if device is None else str(device))
-    dtype = _autocast_dtype(device, amp)
+    precision = choose_precision(device, amp)
+    dtype = precision.dtype
     if channels_last is None:
         channels_last = _channels_last_default(device)
     hparams = dict(
@@ -349,7 +394,7 @@ def fit(
         schedule=schedule,
         augment=augment,
         seed=seed,
-        amp=str(dtype).removeprefix("torch.") if dtype else "off",
+        amp=precision.name,
     )
     config = fingerprint(model, train_set, test_set, **hparams)
 
@@ -371,8 +416,10 @@ def fit(
         model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=True
     )
     scheduler = _scheduler(schedule, optimizer, lr, epochs * len(loader))
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
     history = History(config=config)
+    if progress:
+        tqdm.write(f"precision: {precision}")
 
     parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     ckpt_path = json_path = None
@@ -417,12 +464,18 @@ def fit(
                 tqdm.write(_epoch_line(history, epochs))
     except KeyboardInterrupt:
         if progress:
-            saved = (
-                f"the checkpoint {ckpt_path} holds epochs 1-{len(history)}; call fit again "
-                "with the same arguments to resume"
-                if ckpt_path is not None and len(history)
-                else "nothing was saved (pass checkpoint=... to keep progress)"
-            )
+            if ckpt_path is None:
+                saved = "nothing was saved (pass checkpoint=... to keep progress)"
+            elif not len(history):
+                saved = (
+                    f"no epoch had finished, so nothing was written to {ckpt_path} yet; "
+                    "calling fit again starts from the beginning"
+                )
+            else:
+                saved = (
+                    f"the checkpoint {ckpt_path} holds epochs 1-{len(history)}; call fit again "
+                    "with the same arguments to resume"
+                )
             print(f"\ninterrupted during epoch {epoch}: {saved}", file=sys.stderr)
         raise
     if json_path is not None:
@@ -492,7 +545,9 @@ def main(argv: list[str] | None = None) -> History:
     parser.add_argument("--dataset", choices=DATASETS, default="shapes")
     parser.add_argument("--model", default="bam_resnet20", help=", ".join(available()))
     parser.add_argument("--epochs", type=int, default=SHAPES_RECIPE["epochs"])
-    parser.add_argument("--out", type=Path, help="run folder (default runs/DATASET-MODEL-sSEED)")
+    parser.add_argument(
+        "--out", type=Path, help="run folder (default DATASET-MODEL-sSEED in $BAM_RUNS or runs/)"
+    )
     parser.add_argument("--batch-size", type=int, default=SHAPES_RECIPE["batch_size"])
     parser.add_argument("--lr", type=float, default=SHAPES_RECIPE["lr"])
     parser.add_argument("--weight-decay", type=float, default=5e-4)
@@ -528,7 +583,7 @@ def main(argv: list[str] | None = None) -> History:
     # seed_everything(seed) followed by create(...), as in the lessons.
     seed_everything(args.seed)
     model = create(args.model, num_classes=train_set.num_classes)
-    out = args.out or Path("runs") / f"{args.dataset}-{args.model}-s{args.seed}"
+    out = args.out or runs_dir() / f"{args.dataset}-{args.model}-s{args.seed}"
     start = time.perf_counter()
     history = fit(
         model,
@@ -554,8 +609,9 @@ def main(argv: list[str] | None = None) -> History:
         f"{args.model} on {args.dataset}: test accuracy {history.test_acc[-1]:.2%} "
         f"(loss {history.test_loss[-1]:.3f}) after {len(history)} epochs | "
         f"training {history.wall_time:.1f} s over all epochs, {speed:.0f} images/s | "
-        f"this call {time.perf_counter() - start:.1f} s | history: {checkpoint_paths(out)[1]}"
+        f"this call {time.perf_counter() - start:.1f} s"
     )
+    print(f"checkpoint and history in {out}")
     return history
 
 

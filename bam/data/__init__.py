@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 
 from bam.data.cifar import load_cifar
-from bam.data.dataset import ImageSet, data_root
+from bam.data.dataset import ImageSet
 from bam.data.loader import Loader, crop_flip, random_crop_flip
 from bam.data.shapes import make_shapes
+from bam.runtime import data_root
 
 DATASETS = ("cifar10", "cifar100", "shapes")
 

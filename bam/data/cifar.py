@@ -1,6 +1,6 @@
 """CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) through ``torchvision.datasets``, as ImageSets.
 
-The archives are cached in ``bam.data.data_root()`` (``data/``, or ``$BAM_DATA``) and every
+The archives are cached in ``bam.runtime.data_root()`` (``data/``, or ``$BAM_DATA``) and every
 file is checked against torchvision's MD5 list before it is read. Nothing is downloaded unless
 the caller passes ``download=True``; without it, a missing or damaged file is an error that
 names the file and says how to get it, or to use the offline Shapes set instead.
@@ -15,7 +15,8 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity, extract_archive
 
-from bam.data.dataset import ImageSet, data_root
+from bam.data.dataset import ImageSet
+from bam.runtime import data_root
 
 SOURCES: dict[str, type[datasets.CIFAR10]] = {
     "cifar10": datasets.CIFAR10,
@@ -94,7 +95,7 @@ def load_cifar(
     Args:
         name: "cifar10" or "cifar100" (its 100 fine labels).
         split: "train" or "test".
-        root: cache folder; defaults to ``bam.data.data_root()``.
+        root: cache folder; defaults to ``bam.runtime.data_root()``.
         download: fetch the archive when it is not in ``root`` (about 170 MB).
     """
     if name not in SOURCES:

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import torch
-
-
-def data_root() -> Path:
-    """Where datasets are cached: ``$BAM_DATA`` if set, else ``data/`` at the repository root
-    (when the package runs from a checkout), else ``./data``."""
-    if os.environ.get("BAM_DATA"):
-        return Path(os.environ["BAM_DATA"]).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").is_file() and (repo / "bam").is_dir():
-        return repo / "data"
-    return Path.cwd() / "data"
 
 
 @dataclass(eq=False)

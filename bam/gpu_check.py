@@ -1,0 +1,314 @@
+"""The GPU self-check behind ``python -m bam.bench gpu`` (and ``make gpu-check``).
+
+On a CUDA GPU it measures, side by side in one run, what the course's GPU path rests on:
+
+1. the tensor-resident ``bam.data.Loader`` against a torchvision ``DataLoader`` (PIL images,
+   worker processes, pinned memory, copies to the GPU), in images/s;
+2. the training-step time of BAM-ResNet-20 and ResNet-20 in float32 and in the mixed precision
+   ``fit`` chooses for this GPU, each with and without ``torch.compile`` (median of
+   interleaved steps, so all see the same load), and the ratio BAM / plain;
+3. both networks trained with ``fit`` and the GPU recipe on a 50,000-image Shapes set
+   (CIFAR-sized, generated offline) for a few epochs: epoch time, images/s, peak GPU memory
+   and the test accuracy reached, to show they learn;
+4. CIFAR's reading code (``bam.data.load_cifar``) on a CIFAR-10-format archive written here
+   from Shapes images, its batches served on the GPU and scored by the trained BAM-ResNet.
+
+Without a GPU it says so in one line and stops; ``--device cpu`` runs the same code on the CPU
+(with small sizes: the tests do), which checks the code, not a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import shutil
+import statistics
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from bam.bench import PILImages, images_per_s, step_time
+from bam.data import ImageSet, Loader, load_cifar, make_shapes
+from bam.models import create
+from bam.runtime import seed_everything
+from bam.train import choose_precision, evaluate, fit
+
+# What lesson 06 trains on a GPU (there for 40 epochs; here a few, to see it learn).
+GPU_RECIPE = dict(batch_size=256, lr=0.2)
+MODELS = ("resnet20", "bam_resnet20")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="default: cuda; 'cpu' runs the same code on the CPU")
+    parser.add_argument("--images", type=int, default=50_000, help="Shapes training images")
+    parser.add_argument("--test-images", type=int, default=10_000, help="Shapes test images")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of each training run")
+    parser.add_argument("--batch-size", type=int, default=GPU_RECIPE["batch_size"])
+    parser.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time torch.compile (compiling takes a minute or two)",
+    )
+    parser.add_argument(
+        "--cifar-images", type=int, default=6_000, help="images in the CIFAR-format archive"
+    )
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _on(device: torch.device, batches):
+    """Batches of a CPU DataLoader copied to ``device``, as a training loop would."""
+    for x, y in batches:
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def loader_rates(data: ImageSet, device: torch.device, batch: int, workers: int) -> dict:
+    """Images/s of one pass of ``bam.data.Loader`` and of a torchvision DataLoader, both with
+    crop + flip + normalise and batches on ``device`` (second of two passes: warmed up)."""
+    augment = transforms.Compose(
+        [
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(data.mean, data.std),
+        ]
+    )
+    baseline = DataLoader(
+        PILImages(data, augment),
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+    ours = Loader(data, batch, train=True, device=device)
+    count = len(ours) * batch
+    rates = {}
+    for name, batches in (("ours", lambda: ours), ("torchvision", lambda: _on(device, baseline))):
+        images_per_s(batches(), count)  # warm-up: workers start, kernels load
+        rates[name] = images_per_s(batches(), count)
+    return rates
+
+
+def step_times(
+    device: torch.device, batch: int, steps: int, compile_too: bool
+) -> dict[tuple[str, str, bool], float]:
+    """Median seconds of one training step for every (model, precision, compiled), measured
+    interleaved; precision is "float32" or the mixed precision ``fit`` picks on ``device``."""
+    mixed = choose_precision(device)
+    precisions = {"float32": None}
+    if mixed.dtype is not None:
+        precisions[mixed.name] = mixed.dtype
+    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), device=device)
+    runs = {}
+    for compiled in (False, True) if compile_too else (False,):
+        for precision in precisions:
+            for name in MODELS:
+                torch.manual_seed(0)
+                model = create(name).to(device, memory_format=torch.channels_last)
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+                net = torch.compile(model) if compiled else model
+                runs[name, precision, compiled] = (net, optimizer)
+    times: dict[tuple[str, str, bool], list[float]] = {key: [] for key in runs}
+    for i in range(steps + 2):
+        for key, (net, optimizer) in runs.items():
+            seconds = step_time(net, x, y, optimizer, precisions[key[1]])
+            if i >= 2:  # two warm-up steps each: compilation, autotuning, the scaler's start
+                times[key].append(seconds)
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> dict:
+    """Each network trained by ``fit`` with the GPU recipe; its history and peak memory."""
+    results = {}
+    for name in MODELS:
+        seed_everything(0)
+        model = create(name, num_classes=train.num_classes)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        history = fit(
+            model,
+            train,
+            test,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=GPU_RECIPE["lr"],
+            device=device,
+            progress=False,
+        )
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+        results[name] = {"model": model, "history": history, "peak_bytes": peak}
+    return results
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def write_cifar_archive(folder: Path, train: ImageSet, test: ImageSet) -> dict:
+    """Write ``train`` (over five batch files) and ``test`` as CIFAR-10's archive,
+    ``cifar-10-python.tar.gz`` in ``folder``, in the pickled format torchvision reads; return
+    the MD5 table torchvision checks, for these files instead of the real ones."""
+    source = datasets.CIFAR10
+    staging = folder / "staging" / source.base_folder
+    staging.mkdir(parents=True)
+    files = [name for name, _ in source.train_list]
+    chunks = [c for c in zip(train.images.chunk(5), train.labels.chunk(5), strict=True)]
+    chunks.append((test.images, test.labels))
+    for name, (images, labels) in zip([*files, source.test_list[0][0]], chunks, strict=True):
+        entry = {"data": images.reshape(len(images), -1).numpy(), "labels": labels.tolist()}
+        (staging / name).write_bytes(pickle.dumps(entry))  # rows: R, then G, then B planes
+    meta = {source.meta["key"]: list(train.classes)}
+    (staging / source.meta["filename"]).write_bytes(pickle.dumps(meta))
+    archive = folder / source.filename
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(staging, arcname=source.base_folder)
+    table = {
+        "train_list": [[name, _md5(staging / name)] for name in files],
+        "test_list": [[source.test_list[0][0], _md5(staging / source.test_list[0][0])]],
+        "meta": {**source.meta, "md5": _md5(staging / source.meta["filename"])},
+        "tgz_md5": _md5(archive),
+    }
+    shutil.rmtree(folder / "staging")  # load_cifar must unpack the archive itself
+    return table
+
+
+def read_cifar_archive(train: ImageSet, test: ImageSet) -> tuple[ImageSet, ImageSet]:
+    """``train`` and ``test`` written as a CIFAR-10 archive and read back by ``load_cifar``
+    (unpacking, MD5 checks, unpickling, conversion: only the expected sums are ours)."""
+    with tempfile.TemporaryDirectory() as folder:
+        table = write_cifar_archive(Path(folder), train, test)
+        with mock.patch.multiple(datasets.CIFAR10, **table):
+            read = load_cifar("cifar10", "train", root=folder)
+            read_test = load_cifar("cifar10", "test", root=folder)
+    for original, back in ((train, read), (test, read_test)):
+        if not (
+            torch.equal(original.images, back.images) and torch.equal(original.labels, back.labels)
+        ):
+            raise AssertionError(f"{back.name}: the images read differ from those written")
+    return read, read_test
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def report_steps(steps: dict[tuple[str, str, bool], float], batch: int, count: int) -> dict:
+    """Print the step times of ``step_times`` as a table with the ratios that matter; return
+    the ratios: BAM / plain for each configuration, the mixed-precision and compile speed-ups."""
+    precisions = list(dict.fromkeys(p for _, p, _ in steps))  # float32 first, then the mixed
+    compiled = list(dict.fromkeys(c for _, _, c in steps))
+    print(f"\ntraining step, batch {batch}, channels-last, median of {count} interleaved steps:")
+    print(f"  {'precision':<10}{'compile':<9}{'ResNet-20':>12}{'BAM-ResNet-20':>15}  BAM / plain")
+    ratios = {}
+    for c in compiled:
+        for p in precisions:
+            plain, bam = (steps[m, p, c] for m in MODELS)
+            ratios[f"step_ratio_{p}{'_compiled' if c else ''}"] = bam / plain
+            times = f"{_ms(plain):>12}{_ms(bam):>15}"
+            print(f"  {p:<10}{'yes' if c else 'no':<9}{times}  {bam / plain:.3f}")
+    speedups = {}
+    for p in precisions[1:]:
+        for c in compiled:
+            speedups[f"{p} over float32{', compiled' if c else ''}"] = {
+                m: steps[m, "float32", c] / steps[m, p, c] for m in MODELS
+            }
+    if True in compiled:
+        for p in precisions:
+            speedups[f"torch.compile, {p}"] = {
+                m: steps[m, p, False] / steps[m, p, True] for m in MODELS
+            }
+    for what, by_model in speedups.items():
+        print(f"  speed-up of {what}: " + ", ".join(f"{m} {v:.2f}x" for m, v in by_model.items()))
+        ratios[f"speedup {what}"] = by_model[MODELS[0]]
+    return ratios
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The self-check; returns its figures (empty when there is no GPU to check)."""
+    if args.device is None and not torch.cuda.is_available():
+        print(
+            "no CUDA GPU here: the GPU self-check needs one (python -m bam.bench train "
+            "measures this machine's CPU)"
+        )
+        return {}
+    device = torch.device(args.device or "cuda")
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        name = f"{torch.cuda.get_device_name(device)} (compute capability {major}.{minor})"
+    else:
+        name = f"{device} (a dry run of the GPU check: it checks the code, not a GPU)"
+    precision = choose_precision(device)
+    print(f"torch {torch.__version__} on {name}; fit's precision here: {precision}")
+    start = time.perf_counter()
+    train = make_shapes("train", size=args.images)
+    test = make_shapes("test", size=args.test_images)
+    print(
+        f"Shapes: {len(train):,} training and {len(test):,} test images, made in "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    figures: dict = {"device": name, "precision": str(precision)}
+
+    rates = loader_rates(train, device, args.batch_size, args.workers)
+    figures["loader_images_per_s"], figures["dataloader_images_per_s"] = rates.values()
+    ratio = rates["ours"] / rates["torchvision"]
+    print(f"\nloader, batch {args.batch_size}, crop + flip + normalise, batches on {device}:")
+    print(f"  {'bam.data.Loader, tensors on ' + str(device):<44}{rates['ours']:>10,.0f} images/s")
+    pinned = ", pinned memory" if device.type == "cuda" else ""
+    baseline = f"torchvision DataLoader, {args.workers} workers{pinned}"
+    print(f"  {baseline:<44}{rates['torchvision']:>10,.0f} images/s")
+    print(f"  {'ratio ours / torchvision':<44}{ratio:>10.1f}x")
+
+    steps = step_times(device, args.batch_size, args.steps, args.compile)
+    figures.update(report_steps(steps, args.batch_size, args.steps))
+
+    runs = train_both(train, test, device, args)
+    print(
+        f"\ntraining with fit, {precision}, batch {args.batch_size}, lr {GPU_RECIPE['lr']}, "
+        f"{args.epochs} epochs, test on {len(test):,} images:"
+    )
+    for name, result in runs.items():
+        h = result["history"]
+        peak = result["peak_bytes"]
+        memory = f"{peak / 2**20:,.0f} MiB peak" if peak is not None else "peak memory n/a"
+        figures[f"{name}_test_acc"] = h.test_acc[-1]
+        figures[f"{name}_epoch_s"] = h.train_time[-1]
+        print(
+            f"  {name:<14} epochs {', '.join(f'{t:.1f}' for t in h.train_time)} s "
+            f"({h.images_per_s[-1]:,.0f} images/s in the last), {memory}, "
+            f"test accuracy {', '.join(f'{a:.1%}' for a in h.test_acc)}"
+        )
+    ratio = runs[MODELS[1]]["history"].train_time[-1] / runs[MODELS[0]]["history"].train_time[-1]
+    figures["epoch_ratio"] = ratio
+    print(f"  epoch-time ratio BAM / plain (last epoch): {ratio:.3f}")
+
+    size = min(args.cifar_images, len(train))
+    shown_train = train.subset(size)
+    shown_test = test.subset(min(size // 5, len(test)))
+    cifar, cifar_test = read_cifar_archive(shown_train, shown_test)
+    batches = sum(1 for _ in Loader(cifar, args.batch_size, train=True, device=device))
+    _, accuracy = evaluate(runs[MODELS[1]]["model"], cifar_test, normalize_like=train)
+    figures["cifar_read_acc"] = accuracy
+    print(
+        f"\nCIFAR reading: a CIFAR-10-format archive of {len(cifar):,} + {len(cifar_test):,} "
+        f"Shapes images, unpacked, checked and read back identical by load_cifar; {batches} "
+        f"batches served on {device}; the trained BAM-ResNet-20 scores {accuracy:.1%} on its "
+        "test split"
+    )
+    return figures
