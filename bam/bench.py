@@ -1,8 +1,12 @@
 """Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
 
     python -m bam.bench train    # our loader vs a DataLoader; the step time of BAM and bfloat16
+<<<<<<< HEAD
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time on two ResNets
     python -m bam.bench gpu      # the GPU self-check (bam.gpu_check); one line without a GPU
+=======
+    python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time, saved activations
+>>>>>>> lean
 
 Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
 """
@@ -20,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from bam.data import ImageSet, Loader, make_shapes
+from bam.layers import BAM
 from bam.models import create
 from bam.runtime import cpu_has_native_bfloat16
 
@@ -168,11 +173,85 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+class ReleasedBAM(BAM):
+    """The computation of the authors' released BAM, restated from its description: the
+    branches are multiplied after ``expand_as`` to the full size, then ``(1 + sigmoid) * F``.
+    Same branches and parameters as ``BAM``; only the gate differs."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, combine="product")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        product = self.channel(x).expand_as(x) * self.spatial(x).expand_as(x)
+        return (1 + torch.sigmoid(product)) * x
+
+
+def add_released_bam(model: torch.nn.Module) -> torch.nn.Module:
+    """``add_bam``, with ``ReleasedBAM`` at each bottleneck."""
+    from bam.models import add_bam
+    from bam.models.insert import resnet_stages
+
+    add_bam(model)
+    for stage in resnet_stages(model)[:-1]:
+        stage.bam = ReleasedBAM(stage.bam.channel.channels)
+    return model
+
+
+def saved_activations(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
+) -> int:
+    """Bytes that autograd keeps for the backward pass of one training step (eager or compiled).
+
+    Every tensor saved for backward is seen by ``torch.autograd.graph.saved_tensors_hooks``;
+    its storage is counted once, however many tensors share it, and parameters are left out.
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return sum(saved.values())
+
+
+@torch.no_grad()
+def bam_input_bytes(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype | None = None):
+    """Bytes of the full-size ``(B, C, H, W)`` maps that the model's BAM modules refine (0 for a
+    model without BAM), read by forward pre-hooks on an eager forward pass in eval mode."""
+    sizes: dict[int, int] = {}
+
+    def note(module, inputs) -> None:
+        sizes[id(module)] = inputs[0].numel() * inputs[0].element_size()
+
+    handles = [m.register_forward_pre_hook(note) for m in model.modules() if isinstance(m, BAM)]
+    training = model.training
+    model.eval()  # the running statistics of BatchNorm stay as they were
+    try:
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+            model(x)
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return sum(sizes.values())
+
+
 def attention(args: argparse.Namespace) -> list[dict]:
     """What each attention variant costs: none, SE, CBAM (both in every block), BAM at the
-    bottlenecks and BAM in every block, on ResNet-20 at 32x32 and torchvision's ResNet-50 at
-    224x224. Parameters and multiply-adds are counted; the training-step time (forward +
-    backward + SGD) is the median of interleaved steps, reported as a ratio to the plain net."""
+    bottlenecks (ours; the plain formula; the released code's computation) and BAM in every
+    block, on ResNet-20 at 32x32 and torchvision's ResNet-50 at 224x224, eager and compiled, in
+    float32 and bfloat16 (+ channels-last). Parameters and multiply-adds are counted; the
+    training-step time (forward + backward + SGD) is the median of interleaved steps, reported
+    as a ratio to the plain net; saved activations are the bytes autograd keeps for backward,
+    exact, and beyond the plain net in full-size tensors per BAM (``saved_activations``)."""
     import torchvision
 
     from bam.models import add_bam, add_bam_every_block, add_cbam, add_se
@@ -183,57 +262,97 @@ def attention(args: argparse.Namespace) -> list[dict]:
         "SE": add_se,
         "CBAM": add_cbam,
         "BAM": add_bam,
+        "BAM, plain formula": lambda model: add_bam(model, fused=False),
+        "BAM, released code": add_released_bam,
         "BAM every block": add_bam_every_block,
     }
+    compiled_variants = ("none", "BAM", "BAM, plain formula", "BAM, released code")
     backbones = {
         "resnet20": ("ResNet-20", lambda: create("resnet20"), 32, args.batch_resnet20),
         "resnet50": ("ResNet-50", torchvision.models.resnet50, 224, args.batch_resnet50),
     }
+    if args.quick:
+        args.backbones, args.modes = ["resnet20"], ["eager"]
+    torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; timings on a shared "
-        "machine are noisy, compare the ratios (measured side by side)"
+        "machine are noisy, compare the ratios (measured side by side); saved bytes are exact"
     )
     rows: list[dict] = []
     for key in args.backbones:
         backbone, build, size, batch = backbones[key]
-        torch.manual_seed(0)
-        nets = {name: add(build()) for name, add in variants.items()}
-        x, y = torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,))
-        optimizers = {
-            n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in nets.items()
-        }
-        times: dict[str, list[float]] = {name: [] for name in nets}
-        for i in range(args.steps + 1):
-            for name, model in nets.items():  # interleaved: all see the same load
-                seconds = step_time(model, x, y, optimizers[name])
-                if i:  # the first step of each warms up
-                    times[name].append(seconds)
-        table = [
-            {
-                "backbone": backbone,
-                "attention": name,
-                "params": count_params(model),
-                "macs": count_macs(model, (1, 3, size, size)),
-                "step_s": statistics.median(times[name]),
+        costs = {}
+        for name, add in variants.items():
+            torch.manual_seed(0)
+            model = add(build())
+            costs[name] = (count_params(model), count_macs(model, (1, 3, size, size)))
+        for mode in args.modes:
+            chosen = {
+                n: v for n, v in variants.items() if mode == "eager" or n in compiled_variants
             }
-            for name, model in nets.items()
-        ]
-        base = table[0]
-        print(
-            f"\n{backbone}, {size}x{size}; step: batch {batch}, forward + backward + SGD, "
-            f"median of {args.steps} interleaved steps"
-        )
-        print(f"  {'attention':<16}{'params':>12}{'':>9}{'MMACs':>10}{'':>9}{'step ms':>9}  ratio")
-        for row in table:
-            row["step_ratio"] = row["step_s"] / base["step_s"]
-            print(
-                f"  {row['attention']:<16}{row['params']:>12,}"
-                f"{100 * (row['params'] / base['params'] - 1):>+8.2f}%"
-                f"{row['macs'] / 1e6:>10.1f}{100 * (row['macs'] / base['macs'] - 1):>+8.2f}%"
-                f"{row['step_s'] * 1000:>9.1f}  {row['step_ratio']:.2f}"
-            )
-        rows += table
+            for precision in args.precisions:
+                setup = (backbone, build, size, batch, mode, precision)
+                rows += _attention_table(args, *setup, costs, chosen)
     return rows
+
+
+def _attention_table(args, backbone, build, size, batch, mode, precision, costs, variants):
+    """Step time and saved activations of ``variants`` side by side: one table."""
+    dtype, channels_last = PRECISIONS[precision]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (batch,))
+    nets, optimizers, bam_inputs = {}, {}, {}
+    for name, add in variants.items():
+        torch.manual_seed(0)
+        model = add(build()).to(memory_format=fmt)
+        optimizers[name] = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        bam_inputs[name] = bam_input_bytes(model, x, dtype)
+        nets[name] = torch.compile(model) if mode == "compiled" else model
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for i in range(args.steps + 1):
+        for name, model in nets.items():  # interleaved: all see the same load
+            seconds = step_time(model, x, y, optimizers[name], dtype)
+            if i:  # the first step of each warms up (and compiles)
+                times[name].append(seconds)
+    table = []
+    for name, model in nets.items():
+        params, macs = costs[name]
+        row = {
+            "backbone": backbone,
+            "mode": mode,
+            "precision": precision,
+            "attention": name,
+            "params": params,
+            "macs": macs,
+            "step_s": statistics.median(times[name]),
+            "saved_bytes": saved_activations(model, x, y, dtype),
+            "bam_input_bytes": bam_inputs[name],
+        }
+        table.append(row)
+    base = table[0]
+    print(
+        f"\n{backbone}, {size}x{size}, {mode}, {precision}; step: batch {batch}, forward + "
+        f"backward + SGD, median of {args.steps} interleaved steps"
+    )
+    print(
+        f"  {'attention':<20}{'params':>12}{'':>9}{'MMACs':>10}{'':>9}{'step ms':>9}  ratio"
+        f"{'saved MB':>10}  per BAM"
+    )
+    for row in table:
+        row["step_ratio"] = row["step_s"] / base["step_s"]
+        extra = row["saved_bytes"] - base["saved_bytes"]
+        # Beyond the plain net, in units of the (B, C, H, W) maps the BAMs refine.
+        row["saved_per_bam"] = extra / row["bam_input_bytes"] if row["bam_input_bytes"] else None
+        per_bam = "" if row["saved_per_bam"] is None else f"{row['saved_per_bam']:.2f}"
+        print(
+            f"  {row['attention']:<20}{row['params']:>12,}"
+            f"{100 * (row['params'] / base['params'] - 1):>+8.2f}%"
+            f"{row['macs'] / 1e6:>10.1f}{100 * (row['macs'] / base['macs'] - 1):>+8.2f}%"
+            f"{row['step_s'] * 1000:>9.1f}  {row['step_ratio']:.2f}"
+            f"{row['saved_bytes'] / 1e6:>10.1f}  {per_bam:>7}"
+        )
+    return table
 
 
 def main(argv: list[str] | None = None):
@@ -247,13 +366,21 @@ def main(argv: list[str] | None = None):
     p.add_argument("--model", default="resnet20", help="the plain backbone (bam_ is prefixed)")
     p.add_argument("--steps", type=int, default=10, help="timed steps per model")
     p.set_defaults(run=train)
-    p = commands.add_parser("attention", help="parameters, MACs and step time of SE, CBAM, BAM")
+    p = commands.add_parser(
+        "attention", help="params, MACs, step time and saved activations of SE, CBAM, BAM"
+    )
     p.add_argument(
         "--backbones", nargs="+", choices=("resnet20", "resnet50"), default=["resnet20", "resnet50"]
     )
-    p.add_argument("--batch-resnet20", type=int, default=32, help="images per ResNet-20 step")
+    p.add_argument(
+        "--modes", nargs="+", choices=("eager", "compiled"), default=["eager", "compiled"]
+    )
+    p.add_argument("--precisions", nargs="+", choices=tuple(PRECISIONS), default=list(PRECISIONS))
+    p.add_argument("--quick", action="store_true", help="ResNet-20, eager only")
+    p.add_argument("--batch-resnet20", type=int, default=128, help="images per ResNet-20 step")
     p.add_argument("--batch-resnet50", type=int, default=2, help="images per ResNet-50 step")
     p.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     p.set_defaults(run=attention)
     from bam import gpu_check  # it builds on this module's measurements: imported here
 

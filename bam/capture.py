@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from bam.layers.bam import BAM
+from bam.layers.fused_gate import attention_map
 
 
 @dataclass
@@ -40,10 +41,10 @@ def capture_attention(
     seen: dict[str, dict[str, torch.Tensor]] = {name: {} for name in bams}
     handles = []
     for name, module in bams.items():
-        for part in ("channel", "spatial", "gate"):
+        for part in ("channel", "spatial"):
 
             def keep(_m, _inputs, output, name=name, part=part):
-                seen[name][part] = output.detach().float().cpu()
+                seen[name][part] = output.detach()
 
             handles.append(getattr(module, part).register_forward_hook(keep))
     try:
@@ -51,5 +52,11 @@ def capture_attention(
     finally:
         for handle in handles:
             handle.remove()
-    maps = {n: AttentionMaps(s["channel"], s["spatial"], s["gate"]) for n, s in seen.items()}
+    maps = {}
+    for name, logits in seen.items():
+        # M(F) from the logits the module used, in their dtype and on their device, as its gate
+        # computed it; the gate itself is one fused operation with nothing to hook.
+        channel, spatial = logits["channel"], logits["spatial"]
+        attention = attention_map(channel, spatial, bams[name].combine)
+        maps[name] = AttentionMaps(*(t.float().cpu() for t in (channel, spatial, attention)))
     return output, maps

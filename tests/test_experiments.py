@@ -204,3 +204,101 @@ def test_the_pooled_spread_weighs_each_configuration_by_its_degrees_of_freedom()
     ]
     assert pooled_std(summaries) == pytest.approx(math.sqrt((2 * 0.02**2 + 0.05**2) / 3))
     assert math.isnan(pooled_std(summaries[2:]))
+
+
+# ----------------------------------------------------------------------------- workers
+def pickled_by_value():
+    """Worker processes cannot import this test module: send its functions along by value."""
+    import sys
+
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+class KillOnce(FakeTrainer):
+    """A fake trainer whose worker process is killed (SIGKILL) the first time it starts the
+    run ``victim``; ``marker`` remembers, across processes, that it happened."""
+
+    def __init__(self, victim, marker):
+        super().__init__()
+        self.victim, self.marker = victim, marker
+
+    def __call__(self, config, seed):
+        import os
+        import signal
+
+        if (config, seed) == self.victim and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().__call__(config, seed)
+
+
+def same_summaries(a, b):
+    return [(s.name, s.runs, s.values) for s in a] == [(s.name, s.runs, s.values) for s in b]
+
+
+def test_two_local_workers_give_the_summary_of_one_and_survive_a_killed_worker(tmp_path):
+    pytest.importorskip("submitit")
+    from bam.experiments import GridIncomplete
+
+    pickled_by_value()
+    one = summarize(run_grid(CONFIGS, SEEDS, tmp_path / "one.jsonl", FakeTrainer(), log=None))
+    results = tmp_path / "two.jsonl"
+    trainer = KillOnce((CONFIGS["bam"], 1), tmp_path / "killed")
+    with pytest.raises(GridIncomplete, match="1 of 9 runs failed: bam seed 1"):
+        run_grid(CONFIGS, SEEDS, results, trainer, log=None, executor="local", workers=2)
+    assert len(read_results(results)) == 8  # the others finished; every line parses
+    rows = run_grid(CONFIGS, SEEDS, results, trainer, log=None, executor="local", workers=2)
+    assert len(read_results(results)) == 9  # only the killed run was trained again
+    assert same_summaries(summarize(rows), one)
+
+
+def test_a_tiny_real_grid_gives_the_same_summary_with_one_worker_and_two(tmp_path):
+    pytest.importorskip("submitit")
+    tiny = {"dataset": "shapes", "train_size": 64, "test_size": 32, "epochs": 1, "batch_size": 32}
+    configs = {"plain": {"model": "resnet20", **tiny}, "bam": {"model": "bam_resnet20", **tiny}}
+    summaries = [
+        summarize(
+            run_grid(
+                configs,
+                [0, 1],
+                tmp_path / f"{n}.jsonl",
+                log=None,
+                executor="local",
+                workers=n,
+                threads=1,
+            )
+        )  # fmt: skip
+        for n in (1, 2)
+    ]
+    assert same_summaries(*summaries)
+
+
+def append_many(path, writer, count):
+    for i in range(count):
+        append_result(path, {"writer": writer, "i": i, "padding": "x" * 20_000})
+
+
+def test_writers_in_several_processes_never_mix_their_lines(tmp_path):
+    import multiprocessing
+
+    results = tmp_path / "grid.jsonl"
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=append_many, args=(results, w, 40)) for w in range(4)]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join()
+    rows = read_results(results)
+    assert sorted((r["writer"], r["i"]) for r in rows) == [
+        (w, i) for w in range(4) for i in range(40)
+    ]
+
+
+def test_workers_without_an_executor_is_a_usage_error(capsys):
+    from bam.experiments import main
+
+    with pytest.raises(SystemExit):
+        main(["--setting", "fast", "--workers", "2"])
+    assert "need --executor" in capsys.readouterr().err

@@ -5,27 +5,20 @@
 Mc is ``(B, C, 1, 1)`` and Ms is ``(B, 1, H, W)``: they meet by broadcasting, so no expanded
 copy of either is made. ``combine`` picks how the branches meet before the sigmoid: "sum" is the
 paper's equation and its best ablation, "product" is what the authors' released code computes,
-"max" is the third ablation. Forward hooks on ``channel``, ``spatial`` and ``gate`` see the
-channel logits, the spatial logits and the attention ``M(F)`` (see ``bam.capture_attention``).
+"max" is the third ablation. The gate runs as one fused operation (``bam.layers.fused_gate``)
+that gives the plain formula's values but keeps no full-size tensor for the backward pass;
+``fused=False`` runs the plain formula. Forward hooks on ``channel`` and ``spatial`` see the
+channel and spatial logits (``bam.capture_attention`` computes M(F) from them).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Literal
 
 import torch
 from torch import nn
 
 from bam.layers.channel_gate import ChannelGate
+from bam.layers.fused_gate import COMBINE_MODES, Combine, fused_gate, plain_gate
 from bam.layers.spatial_gate import SpatialGate
-
-Combine = Literal["sum", "product", "max"]
-COMBINE_MODES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "sum": torch.add,
-    "product": torch.mul,
-    "max": torch.maximum,
-}
 
 
 class BAM(nn.Module):
@@ -37,6 +30,8 @@ class BAM(nn.Module):
         dilation: d, the dilation of the spatial branch's 3x3 convolutions.
         num_dilated: how many dilated convolutions the spatial branch has.
         combine: "sum" (paper), "product" (authors' code) or "max".
+        fused: compute the gate as one operation that saves less for the backward pass (same
+            values); False runs the plain formula, the reference it is checked against.
     """
 
     def __init__(
@@ -46,19 +41,19 @@ class BAM(nn.Module):
         dilation: int = 4,
         num_dilated: int = 2,
         combine: Combine = "sum",
+        fused: bool = True,
     ) -> None:
         super().__init__()
         if combine not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {sorted(COMBINE_MODES)}, got {combine!r}")
         self.combine = combine
+        self.fused = fused
         self.channel = ChannelGate(channels, reduction)
         self.spatial = SpatialGate(channels, reduction, dilation, num_dilated)
-        self.gate = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        attention = self.gate(COMBINE_MODES[self.combine](self.channel(x), self.spatial(x)))
-        # F + F * M(F) in one fused pass: no (B, C, H, W) temporary for 1 + M(F).
-        return torch.addcmul(x, x, attention)
+        gate = fused_gate if self.fused else plain_gate
+        return gate(x, self.channel(x), self.spatial(x), self.combine)
 
     def extra_repr(self) -> str:
-        return f"combine={self.combine!r}"
+        return f"combine={self.combine!r}" + ("" if self.fused else ", fused=False")

@@ -46,7 +46,7 @@ class SingleBranchBAM(BAM):
     Args:
         channels: C, the number of input channels.
         branch: the branch to keep, "channel" or "spatial".
-        reduction, dilation, num_dilated: as for ``BAM``.
+        reduction, dilation, num_dilated, fused: as for ``BAM``.
     """
 
     def __init__(
@@ -56,12 +56,13 @@ class SingleBranchBAM(BAM):
         reduction: int = 16,
         dilation: int = 4,
         num_dilated: int = 2,
+        fused: bool = True,
     ) -> None:
         if branch not in ("channel", "spatial"):
             raise ValueError(
                 f"branch must be 'channel' or 'spatial', got {branch!r}; use BAM for both branches"
             )
-        super().__init__(channels, reduction, dilation, num_dilated, combine="sum")
+        super().__init__(channels, reduction, dilation, num_dilated, "sum", fused)
         self.branch = branch
         if branch == "channel":
             self.spatial = ZeroLogits(channels, "spatial")
