@@ -9,12 +9,18 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench train student clean-venv
+.PHONY: lab test test-browser lint format bench train student grade slides clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(TORCH_PINS)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+# Grading and slides need a few more packages (the `teach` extra).
+TEACH := $(VENV)/.installed-teach
+$(TEACH): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,teach]"
 	touch $@
 
 lab: $(INSTALLED)
@@ -28,7 +34,8 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix bam tests notebooks
 	$(VENV)/bin/ruff format bam tests notebooks
 
-test: lint
+# The grader's and the slides' tests need the `teach` extra.
+test: lint $(TEACH)
 	BAM_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
@@ -44,6 +51,15 @@ bench: $(INSTALLED)
 
 train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)
+
+# Grade a class: every notebook in SUBMISSIONS (and one level down) -> grades.csv, report.html.
+grade: $(TEACH)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [ARGS='--lesson 01']" >&2; exit 2; }
+	$(PY) -m tools.grade "$(SUBMISSIONS)" $(ARGS)
+
+# One reveal.js deck per lesson in build/slides/, from a real run (ARGS=--fast to check quickly).
+slides: $(TEACH)
+	$(PY) -m tools.slides build $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
