@@ -27,12 +27,12 @@ lab: $(INSTALLED)
 	$(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check bam tests notebooks
-	$(VENV)/bin/ruff format --check bam tests notebooks
+	$(VENV)/bin/ruff check bam tests notebooks tools
+	$(VENV)/bin/ruff format --check bam tests notebooks tools
 
 format: $(INSTALLED)
-	$(VENV)/bin/ruff check --fix bam tests notebooks
-	$(VENV)/bin/ruff format bam tests notebooks
+	$(VENV)/bin/ruff check --fix bam tests notebooks tools
+	$(VENV)/bin/ruff format bam tests notebooks tools
 
 # The grader's and the slides' tests need the `teach` extra.
 test: lint $(TEACH)

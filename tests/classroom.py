@@ -1,12 +1,16 @@
 """A small class of lesson-01 submissions, made from the lessons themselves, for the grader's tests.
 
 Every learner starts from the student copy, as a real one does, and changes only what the case
-needs. ``expected()`` says what the grader must report for each one.
+needs; ``CASES`` says what the grader must report for each one.
+
+    python tests/classroom.py DIR N     a class of N notebooks for timing the grader: the cases
+                                        that run a kernel, but the endless loop, round-robin
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -18,7 +22,7 @@ LESSON = ROOT / "notebooks" / "01_channel_attention.ipynb"
 OTHER = ROOT / "notebooks" / "02_spatial_attention.ipynb"
 EXERCISE = "MyChannelGate"
 # How long the class may take per notebook: the endless loop uses all of it.
-TIMEOUT_S = 25
+TIMEOUT_S = 30
 
 
 def solution(lesson: Path = LESSON) -> tuple[int, str]:
@@ -126,3 +130,21 @@ def write_class(folder: Path, names=None) -> dict[str, tuple[str, str]]:
 
 def learner_of(relpath: str) -> str:
     return re.split(r"[/.]", relpath)[0]
+
+
+def write_timing_class(folder: Path, size: int) -> None:
+    runs = [n for n, (c, status, _) in CASES.items() if not isinstance(c, bytes)]
+    runs = [
+        n
+        for n in runs
+        if CASES[n][1] not in ("timed out", "not attempted", "missing", "wrong lesson")
+    ]
+    for number in range(size):
+        name = runs[number % len(runs)]
+        path = folder / f"learner{number:02d}" / f"{name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(course.dumps(CASES[name][0]), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_timing_class(Path(sys.argv[1]), int(sys.argv[2]))

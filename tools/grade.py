@@ -12,12 +12,13 @@ untouched stubs, the check calls; the title and the file name only when no exerc
 class's lesson is ``--lesson`` or, without it, the lesson most submissions are.
 
 Each notebook runs in a fresh kernel, in a scratch folder that holds a copy of it, with
-``BAM_FAST=1``, network connections refused and one time limit for the whole notebook. The
+``BAM_FAST=1``, network connections refused and one time limit for all the learner's cells and
+checks of the notebook (the lesson's own set-up is not counted: it is trusted code). The
 kernel runs the lesson's own code, not the learner's: the set-up cells of the student copy that
-the exercise needs (followed by the names it reads), then the learner's exercise cell, then the
-lesson's check cell (a learner who edited the check still gets the real one). Other cells the
-learner wrote or changed never run, so one broken plot or a stray ``sys.exit()`` elsewhere
-cannot hide a finished exercise. Statuses, per exercise:
+the exercise needs (found by following the names it reads), then the learner's exercise cell,
+then the lesson's check cell (a learner who edited the check still gets the real one). Other
+cells the learner wrote or changed never run, so one broken plot or a stray ``sys.exit()``
+elsewhere cannot hide a finished exercise. Statuses, per exercise:
 
     passed          the check ran without raising
     failed          the check raised: its first message line
@@ -54,7 +55,8 @@ from bam import course
 
 REPO_ROOT = course.REPO_ROOT
 DEFAULT_TIMEOUT_S = 120
-KERNEL_START_S = 120
+KERNEL_START_S = 300
+SETUP_TIMEOUT_S = 300  # per cell of the lesson's own set-up, not counted in --timeout
 MESSAGE_CHARS = 300
 STATUSES = (
     "passed",
@@ -331,13 +333,28 @@ async def run_exercises(
         resources={"metadata": {"path": str(scratch)}},
     )
 
-    async def run(source: str) -> nbformat.NotebookNode:
+    budget = [timeout_s]  # what the learner's cells and the checks may still use
+
+    async def run(source: str, counted: bool = True) -> nbformat.NotebookNode:
+        """Run one cell; the lesson's own set-up does not count against the notebook's limit,
+        so that a slow start on a busy machine is not taken for the learner's endless loop."""
         cell = nbformat.v4.new_code_cell(source)
         nb.cells.append(cell)
-        client.timeout = max(1, round(deadline - time.monotonic()))
-        if deadline <= time.monotonic():
+        if counted and budget[0] <= 0:
             raise CellTimeoutError("time limit reached")
-        await client.async_execute_cell(cell, len(nb.cells) - 1)
+        client.timeout = max(1, round(budget[0])) if counted else SETUP_TIMEOUT_S
+        start = time.monotonic()
+        try:
+            await client.async_execute_cell(cell, len(nb.cells) - 1)
+        except CellTimeoutError:
+            if counted:
+                raise
+            raise RuntimeError(
+                f"the lesson's set-up did not finish in {SETUP_TIMEOUT_S} s"
+            ) from None
+        finally:
+            if counted:
+                budget[0] -= time.monotonic() - start
         return cell
 
     done: set[str] = set()  # set-up cells already run in this kernel
@@ -346,8 +363,7 @@ async def run_exercises(
         # The kernel's own start-up warnings and a learner's C-level prints are not the report.
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         async with client.async_setup_kernel(env=env, **quiet):
-            deadline = time.monotonic() + timeout_s
-            await run(NETWORK_OFF)
+            await run(NETWORK_OFF, counted=False)
             for exercise, source in todo:
                 submission.outcomes[exercise.name] = await _run_one(run, exercise, source, done)
                 current += 1
@@ -359,21 +375,21 @@ async def run_exercises(
         _give_up(submission, todo, current, "error",
                  "the kernel died while this exercise ran (the code ended Python, e.g. os._exit)",
                  "not run: the kernel died in an earlier exercise")  # fmt: skip
-    except RuntimeError as err:  # the kernel did not start
-        _give_up(submission, todo, current, "error", f"the kernel did not start: {first_line(err)}",
-                 "not run: the kernel did not start")  # fmt: skip
+    except RuntimeError as err:  # the kernel did not start, or the lesson's set-up hung
+        _give_up(submission, todo, current, "error", first_line(err),
+                 f"not run: {first_line(err)}")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _run_one(run, exercise: Exercise, source: str, done: set[int]) -> Outcome:
+async def _run_one(run, exercise: Exercise, source: str, done: set[str]) -> Outcome:
     """Set-up cells (those not run yet), the learner's cell, the check: the exercise's outcome."""
     for index in _needed(exercise.setup, [source, exercise.check]):
         setup = exercise.setup[index]
         if setup in done:
             continue
         done.add(setup)
-        failure = _error(await run(setup))
+        failure = _error(await run(setup, counted=False))
         if failure:
             return Outcome("error", f"the lesson's set-up failed first: {': '.join(failure)}")
     failure = _error(await run(source))
