@@ -190,7 +190,7 @@ def test_only_the_setup_the_exercise_needs_runs():
         (b"  \n", "empty file"),
         (b"\x89PNG\r\n", "not JSON"),
         (b"[1, 2]", "not a notebook"),
-        (b'{"cells": [{"cell_type": "code"}]}', "not a readable notebook"),
+        (b'{"cells": [42]}', "not a readable notebook"),
     ],
 )
 def test_a_file_that_is_no_notebook_says_what_it_is(tmp_path, data, message):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import functools
 import json
 import os
 import re
@@ -409,8 +410,10 @@ async def _run_one(run, exercise: Exercise, source: str, done: set[str]) -> Outc
     return Outcome("failed", evalue if ename in check_failures() else f"{ename}: {evalue}")
 
 
-def check_failures() -> set[str]:
-    """Exception names that mean "the check says no": AssertionError and the checks' own types."""
+@functools.cache
+def check_failures() -> frozenset[str]:
+    """Exception names that mean "the check says no": AssertionError and the checks' own types
+    (read from ``bam.checks`` itself, so that a new exception type there is known at once)."""
     import bam.checks
 
     own = {
@@ -418,7 +421,7 @@ def check_failures() -> set[str]:
         for name, value in vars(bam.checks).items()
         if isinstance(value, type) and issubclass(value, Exception)
     }
-    return {"AssertionError", *own}
+    return frozenset({"AssertionError", *own})
 
 
 def _give_up(

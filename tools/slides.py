@@ -136,12 +136,15 @@ def first_error(text: str) -> str:
 
 
 def for_slides(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """An executed lesson as the slides show it: stubs for solutions, no test markers."""
+    """An executed lesson as the slides show it: stubs for solutions, no test markers, no
+    Colab badge."""
     nb = copy.deepcopy(nb)
     if not is_marked(nb):
         mark(nb)
     exercises, _ = course.exercise_cells(nb, name)
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":  # the Colab badge is an image from the network
+            cell.source = course.BADGE.sub("", cell.source)
         if index in exercises:
             cell.source = course.blank_solutions(cell.source, f"{name}, cell {index}")
         if cell.cell_type == "code":
@@ -161,7 +164,9 @@ def deck(nb: nbformat.NotebookNode, reveal: str, mathjax: str) -> str:
         reveal_height="800",
         reveal_transition="none",
     )
-    body, _ = exporter.from_notebook_node(nb)
+    heading = re.match(r"#\s+(.+)", nb.cells[0].source) if nb.cells else None
+    title = heading.group(1).strip() if heading else "Lesson"
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 
 
