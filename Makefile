@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench gpu-check train student artifacts clean-venv
+.PHONY: lab test test-browser lint format bench gpu-check train student artifacts grade slides clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ $(INSTALLED): pyproject.toml
 # LAB_PORT picks the port; LAB_ARGS passes more options, e.g. LAB_ARGS="--ip=0.0.0.0".
 LAB_PORT ?= 8888
 LAB_ARGS ?=
+
+# Grading and slides need a few more packages (the `teach` extra), the grid's executor one more
+# (`grid`); the tests use them all.
+TEACH := $(VENV)/.installed-teach
+$(TEACH): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,teach,grid]"
+	touch $@
 
 lab: $(INSTALLED)
 	@token=$$($(PY) -c "import secrets; print(secrets.token_hex(24))"); root=; \
@@ -41,7 +48,8 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix bam tests tools notebooks
 	$(VENV)/bin/ruff format bam tests tools notebooks
 
-test: lint
+# The grader's, the slides' and the grid executor's tests need the extras.
+test: lint $(TEACH)
 	BAM_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
@@ -66,6 +74,15 @@ train: $(INSTALLED)
 # then rewrite the manifest and list the figures that changed. See tools/artifacts.py.
 artifacts: $(INSTALLED)
 	$(PY) tools/artifacts.py $(ARGS)
+
+# Grade a class: every notebook in SUBMISSIONS (and one level down) -> grades.csv, report.html.
+grade: $(TEACH)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [ARGS='--lesson 01']" >&2; exit 2; }
+	$(PY) -m tools.grade "$(SUBMISSIONS)" $(ARGS)
+
+# One reveal.js deck per lesson in build/slides/, from a real run (ARGS=--fast to check quickly).
+slides: $(TEACH)
+	$(PY) -m tools.slides build $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
