@@ -24,7 +24,7 @@
 When several positions share the extreme value (within 1e-6 of the map's range), each gets an
 equal part of the vote: a constant map points at every pixel at once, not at its first one.
 
-    python -m bam.localisation    # lesson 07's checkpoint; --checkpoint DIR for another
+    python -m bam.localisation    # lesson 07's network, as shipped; --checkpoint DIR for another
 """
 
 from __future__ import annotations

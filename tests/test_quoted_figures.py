@@ -4,6 +4,7 @@ retrained artifact cannot leave stale numbers behind."""
 
 import copy
 import json
+import math
 from functools import cache
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from torch import nn
 
 import bam.pretrained
 from bam.data import Loader, load
-from bam.experiments import pooled_std, summarize
+from bam.experiments import difference, pooled_std, summarize
 from bam.models import add_bam
 from bam.train import evaluate
 
@@ -140,3 +141,76 @@ def test_lesson_07_quotes_its_localisation_table():
         f"lift {cam['lift']:.2f}, maximum on the object {share(cam['max in'])} of the time",
         f"puts its stage-1 maximum on the object {share(u1['max in'])} of the time",
     )
+
+
+def test_lesson_08_quotes_the_shipped_grid(grid):
+    s, spread = grid
+    peers = ["ResNet-20", "+ SE", "+ CBAM", "+ BAM"]
+    table = [f"| {name} | {points(s[name].mean)} +- {points(s[name].std)} |" for name in peers]
+
+    def diff(name: str, base: str) -> tuple[str, str]:
+        d, se = difference(s[name], s[base], std=spread)
+        return f"{100 * d:+.2f}", points(2 * se)
+
+    bam_vs_plain, peer_bar = diff("+ BAM", "ResNet-20")
+    ablation_bar = diff("r = 4", "+ BAM")[1]
+    resolved = [
+        f"{name} ({diff(name, '+ BAM')[0]})"
+        for name in ("spatial only", "max", "channel only", "r = 32", "d = 1")
+    ]
+    gaps = [0.46, 0.56, 1.24, 0.47, 0.28, 0.08, 1.29, 1.24, 0.28, 0.21, 0.88]
+
+    def seeds_needed(gap: float) -> int:
+        return math.ceil(2 * (2 * 100 * spread / gap) ** 2)
+
+    peer_stds = sorted(s[name].std for name in peers)
+    assert_quoted(
+        "notebooks/08_ablations.ipynb",
+        *table,
+        f"The pooled seed-to-seed standard deviation is {points(spread)} points",
+        f"two standard errors are {peer_bar} points between two peers",
+        f"and {ablation_bar} between an ablation (2 seeds) and the default",
+        f"{bam_vs_plain} points against a bar of {peer_bar}",
+        f"by just over their bar of {ablation_bar}",
+        *resolved,
+        f"near the plain network's {points(s['ResNet-20'].mean)}",
+        f"SE against the plain network ({diff('+ SE', 'ResNet-20')[0]})",
+        f"CBAM against it ({diff('+ CBAM', 'ResNet-20')[0]})",
+        f"bottlenecks ({diff('every block', '+ BAM')[0]})",
+        f"smaller than our spread of {points(spread)}",
+        f"about {seeds_needed(max(gaps))} seeds per configuration, its smallest about "
+        f"{round(seeds_needed(min(gaps)), -2):,}",
+        f"({points(peer_stds[0])} to {points(peer_stds[-1])} points)",
+        "(r = 8: {} and {})".format(*(points(v) for v in s["r = 8"].values)),
+        f"On our CPU grid that spread is {points(spread)} points",
+    )
+    for name in ("spatial only", "max", "channel only", "r = 32", "d = 1"):
+        d, se = difference(s[name], s["+ BAM"], std=spread)
+        assert abs(d) > 2 * se, f"{name} is quoted as resolved"
+    assert all(s[name].mean < s["+ BAM"].mean for name in s if name not in peers)
+
+
+# ----------------------------------------------------------------------------- the README
+def test_the_readme_quotes_the_shipped_networks():
+    resnets = ", ".join(acc(f"shapes-resnet20-s{seed}", 2) for seed in range(3))
+    bams = ", ".join(acc(f"shapes-bam_resnet20-s{seed}", 2) for seed in range(3))
+    checkpoints = [e for e in MANIFEST.values() if e["kind"] == "checkpoint"]
+    half = max(
+        abs(e["results"]["test_acc"] - e["results"]["test_acc_float32_weights"])
+        for e in checkpoints
+    )
+    differing = sum(
+        e["results"]["test_acc"] != e["results"]["test_acc_float32_weights"] for e in checkpoints
+    )
+    total = sum(p.stat().st_size for p in bam.pretrained.RESULTS.iterdir())
+    each = max(e["bytes"] for e in checkpoints)
+    assert_quoted(
+        "README.md",
+        f"| {resnets} | lessons 05 (seed 0), 06 |",
+        f"| {bams} | lessons 06, 07 (seed 0) |",
+        f"({each / 1e6:.1f} MB each, {total / 1e6:.1f} MB for everything that ships)",
+        f"to within {100 * half:.2f} point (one network of six differs at all)",
+        f"(`shapes-bam_resnet20-s0`, {acc('shapes-bam_resnet20-s0')} test accuracy)",
+        f"shipped `shapes-bam_resnet20-s0` ({acc('shapes-bam_resnet20-s0')} at one thread",
+    )
+    assert differing == 1
