@@ -5,11 +5,17 @@
     check_bam(MyBAM)                     lesson 03: F * (1 + sigmoid(Mc(F) + Ms(F))), eqs. 1-2
     check_add_bam(add_bam_by_hand)       lesson 05: a BAM after every ResNet stage but the last
     check_crop(crop_batch)               lesson 06: a batch cropped at per-image offsets
+    check_squeeze_excite(MySqueezeExcite)  lesson 08: Squeeze-and-Excitation, Hu et al. 2018
+    check_bug_test(test, bug=N, buggy=M)   lesson 04: grades a test the learner wrote, by mutation
 
 Each check builds the learner's class with the reference's arguments in several configurations
 (non-square inputs included) and checks, for each one: the output shape, the parameter count,
 that every parameter gets a gradient, and the outputs in training and in eval mode. It prints
-one line on success and raises an ``AssertionError`` that says what is wrong on failure.
+one line on success and raises ``CheckFailed`` (an ``AssertionError``) that says what is wrong
+on failure: in Jupyter, that sentence and the line of the learner's code at fault, no traceback.
+An unfinished stub is reported as ``NotWrittenYet`` by every check, with the same words; and once
+this module is imported in a notebook, any cell that runs into an unfinished stub says which
+exercise it waits for.
 
 Outputs are compared by behaviour, whatever names or containers the learner chose: the layers
 with weights (Conv2d, Linear, BatchNorm) are listed in the order the forward pass runs them, for
@@ -18,13 +24,18 @@ convolution's weight fits a Linear layer of the same size). A bias right before 
 accepted and set to zero: BatchNorm subtracts the mean, so such a bias cannot change the output.
 
 ``parameters_without_gradient`` and ``allocated_bytes`` are the tests of lesson 04 (bug hunt).
+``check_bug_test`` grades the learner's own tests there: see its section at the end.
 """
 
 from __future__ import annotations
 
 import copy
+import linecache
+import sys
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +52,142 @@ NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 ASPECTS = ("shape", "parameters", "gradients", "train-mode outputs", "eval-mode outputs")
 RTOL, ATOL = 1e-4, 1e-5
 BATCH = 4
+
+
+# ---------------------------------------------------------------- how a check speaks
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict that an exercise is not right yet; its message is for the learner.
+
+    In Jupyter it shows as the message alone, plus the line of the learner's own code that raised
+    when there is one (IPython calls ``_render_traceback_`` instead of printing the traceback,
+    which would be a screen of this module's source). In plain Python it is an ordinary
+    ``AssertionError`` with its traceback and its cause.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines = [f"\x1b[1;31m{type(self).__name__}\x1b[0m: {self.args[0] if self.args else ''}"]
+        frame = learner_frame(self.__cause__) if self.__cause__ is not None else None
+        if frame is not None:
+            lines.append(f"  in {_describe_frame(frame)}")
+        return lines
+
+
+class NotWrittenYet(CheckFailed):
+    """The exercise still holds the student copy's ``raise NotImplementedError``."""
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Where code that is not the learner's lives: this package, torch, the standard library."""
+    import torch as _torch
+
+    folders = {Path(__file__).resolve().parent, Path(_torch.__file__).resolve().parent}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        folders.add(Path(sysconfig.get_paths()[key]).resolve())
+    return tuple(str(folder) for folder in folders)
+
+
+LIBRARY_FOLDERS = _library_folders()
+
+
+def _is_learners(filename: str) -> bool:
+    if filename.startswith("<") and not filename.startswith("<ipython-input"):
+        return False  # frozen modules, <string> from exec of library code
+    try:
+        path = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        return False
+    return not path.startswith(LIBRARY_FOLDERS)
+
+
+def learner_frame(err: BaseException):
+    """The innermost frame of ``err``'s traceback that runs the learner's code, or None."""
+    found, tb = None, err.__traceback__
+    while tb is not None:
+        if _is_learners(tb.tb_frame.f_code.co_filename):
+            found = tb
+        tb = tb.tb_next
+    return found
+
+
+def _cell_name(filename: str) -> str | None:
+    """``In[13]`` for the code of a notebook cell, None elsewhere."""
+    shell = _ipython()
+    named = shell.compile.format_code_name(filename) if shell is not None else None
+    return named[1] if named else None
+
+
+def _describe_frame(tb) -> str:
+    """``MyBAM.forward, In[14] line 17: spatial = self.final(x).expand_as(x)``."""
+    code, line = tb.tb_frame.f_code, tb.tb_lineno
+    where = _cell_name(code.co_filename) or Path(code.co_filename).name
+    text = linecache.getline(code.co_filename, line).strip()
+    return f"{code.co_qualname}, {where} line {line}: {text}"
+
+
+def _stub_name(err: BaseException) -> str | None:
+    """The qualified name of the unfinished stub that raised ``err``, or None.
+
+    A stub of the student copy raises a bare ``NotImplementedError`` from the learner's code; a
+    NotImplementedError that torch raises (with a message) is a real error, not a stub.
+    """
+    if not isinstance(err, NotImplementedError) or err.args:
+        return None
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not _is_learners(tb.tb_frame.f_code.co_filename):
+        return None
+    code = tb.tb_frame.f_code
+    cell = _cell_name(code.co_filename)
+    return f"{code.co_qualname}" + (f" (cell {cell})" if cell else "")
+
+
+def raise_if_unfinished(err: BaseException) -> None:
+    """Raise ``NotWrittenYet`` if ``err`` comes from an unfinished stub: the same words for every
+    check, naming the function the learner still has to write."""
+    stub = _stub_name(err)
+    if stub is not None:
+        raise NotWrittenYet(
+            f"{stub} is not written yet: fill in the body marked # YOUR CODE HERE, run that "
+            "cell, then run this check again."
+        ) from None
+
+
+def _ipython():
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    return get_ipython()
+
+
+def _explain_unfinished_cell(shell, etype, value, tb, tb_offset=None) -> None:
+    """IPython handler for a NotImplementedError in a cell: one line naming the exercise it waits
+    for when a stub raised it, the usual traceback otherwise."""
+    stub = _stub_name(value)
+    if stub is not None:
+        message = (
+            f"{stub} is not written yet, and this cell uses it: finish that exercise (the body "
+            "marked # YOUR CODE HERE), run its cell and its check, then run this cell again."
+        )
+        value._render_traceback_ = lambda: [f"\x1b[1;31mNotImplementedError\x1b[0m: {message}"]
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+def _install_notebook_handler() -> None:
+    """In a notebook, report unfinished exercises in one line (see ``_explain_unfinished_cell``).
+
+    Importing the checks is what a lesson does before its exercises, so the handler comes with
+    them. It is not installed over another custom handler.
+    """
+    shell = _ipython()
+    if shell is not None and shell.custom_exceptions in ((), (NotImplementedError,)):
+        shell.set_custom_exc((NotImplementedError,), _explain_unfinished_cell)
+
+
+_install_notebook_handler()
 
 
 # ---------------------------------------------------------------- tests shared with lesson 04
@@ -229,20 +376,20 @@ def _line_up(
     order = execution_order(learner, x)
     unknown = [m for m in order if not isinstance(m, WEIGHTED + NORMS)]
     if unknown:
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: the check compares Conv2d, Linear and BatchNorm layers, and yours uses "
             f"{_listing(unknown)}. Build the exercise from those layers."
         )
     unused = [m for m in learner.modules() if _holds_weights(m) and not any(m is o for o in order)]
     if unused:
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: these layers are built in __init__ but never run in forward: "
             f"{_listing(unused)}. Did you forget to call them?"
         )
     covered = {id(p) for m in order for p in m.parameters()}
     stray = [name for name, p in learner.named_parameters() if id(p) not in covered]
     if stray:
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: parameters outside Conv2d/Linear/BatchNorm layers: {', '.join(stray)}. "
             "The exercise needs no parameters of its own beyond those layers."
         )
@@ -256,9 +403,9 @@ def _line_up(
     else:
         cause = _structure_cause(reference_orders[0], order, hidden)
         if mine == theirs:
-            raise AssertionError(f"{where}: your layers do not match the reference's: {cause}")
+            raise CheckFailed(f"{where}: your layers do not match the reference's: {cause}")
         more = "more" if mine > theirs else "fewer"
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: {abs(mine - theirs)} {more} parameters than the reference ({mine} vs "
             f"{theirs}): {cause}"
         )
@@ -272,7 +419,7 @@ def _line_up(
     extra = sum(m.bias.numel() for m in biases)
     pairs = list(zip(expected, order, strict=True))
     if mine - extra != theirs or any(r.affine != m.affine for r, m in pairs if _kind(r) == "norm"):
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: {mine} parameters (less {extra} redundant biases) where the reference "
             f"has {theirs}: are your BatchNorm layers affine (the default)?"
         )
@@ -297,26 +444,18 @@ def _randomise_norms(module: nn.Module, generator: torch.Generator) -> None:
             m.running_var.uniform_(0.5, 1.5, generator=generator)
 
 
-def _unfinished(err: Exception, where: str, part: str) -> None:
-    """A stub left by the student copy raises NotImplementedError: say that, not "wrong args"."""
-    if isinstance(err, NotImplementedError):
-        raise AssertionError(
-            f"{where}: {part} is not written yet; fill in the body marked # YOUR CODE HERE"
-        ) from err
-
-
 def _run(module: nn.Module, x: torch.Tensor, where: str, hint: str = "") -> torch.Tensor:
     try:
         with torch.no_grad():
             out = module(x.clone())
     except Exception as err:
-        _unfinished(err, where, "forward")
-        raise AssertionError(
+        raise_if_unfinished(err)
+        raise CheckFailed(
             f"{where} raised {type(err).__name__} on an input of shape {tuple(x.shape)}: {err}"
             + (f". {hint}" if hint else "")
         ) from err
     if not isinstance(out, torch.Tensor):
-        raise AssertionError(f"{where}: forward should return a tensor, got {type(out).__name__}")
+        raise CheckFailed(f"{where}: forward should return a tensor, got {type(out).__name__}")
     return out
 
 
@@ -361,13 +500,13 @@ def _check_one(exercise: _Exercise, cls: type, channels: int, kwargs: dict, size
     try:
         learner = cls(channels, **kwargs)
     except Exception as err:
-        _unfinished(err, where, "__init__")
-        raise AssertionError(
+        raise_if_unfinished(err)
+        raise CheckFailed(
             f"could not build {where}: {type(err).__name__}: {err}. The check builds your class "
             f"as {exercise.signature}: give __init__ these arguments."
         ) from err
     if not isinstance(learner, nn.Module):
-        raise AssertionError(f"{cls.__name__} should subclass nn.Module")
+        raise CheckFailed(f"{cls.__name__} should subclass nn.Module")
     reference = exercise.reference(channels, **kwargs)
     _randomise_norms(reference, g)
     x = torch.randn(BATCH, channels, *size, generator=g) + torch.randn(
@@ -377,7 +516,7 @@ def _check_one(exercise: _Exercise, cls: type, channels: int, kwargs: dict, size
     out = _run(learner.train(), x, where, exercise.error_hint)
     expected = exercise.expected_shape(tuple(x.shape))
     if tuple(out.shape) != expected:
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: wrong output shape for an input of shape {tuple(x.shape)}: expected "
             f"{expected}, got {tuple(out.shape)}. {exercise.shape_hint(expected, tuple(out.shape))}"
         )
@@ -387,7 +526,7 @@ def _check_one(exercise: _Exercise, cls: type, channels: int, kwargs: dict, size
     alignment.copy_weights()
     dead = parameters_without_gradient(learner.eval(), x)
     if dead:
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: these parameters get no gradient: {', '.join(dead)}. Their layers run, "
             f"but their output never reaches the result. {exercise.dead_hint}"
         )
@@ -401,7 +540,7 @@ def _check_one(exercise: _Exercise, cls: type, channels: int, kwargs: dict, size
             hint = _transformed(theirs, mine) or exercise.output_hint(
                 learner, reference, x, mine, kwargs
             )
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}, {mode} mode: with the reference's weights copied into your layers, "
                 f"the outputs differ by up to {difference:.3g} (max abs difference). {hint}"
             )
@@ -575,7 +714,8 @@ def _bam_output_hint(learner, reference, x, mine, kwargs) -> str:
         (
             x * torch.sigmoid(c + s),
             "Your output is F * M(F): the residual is missing. BAM returns F + F * M(F) = "
-            "F * (1 + M(F)), so that it starts close to the identity.",
+            "F * (1 + M(F)): a gate can then scale a feature by 1 to 2 but never erase it, and "
+            "the gradient keeps a path through the 1.",
         ),
         (
             x * torch.sigmoid(c * s),
@@ -675,13 +815,13 @@ def check_squeeze_excite(cls: type) -> None:
         try:
             learner = cls(channels, reduction=reduction)
         except Exception as err:
-            _unfinished(err, where, "__init__")
-            raise AssertionError(
+            raise_if_unfinished(err)
+            raise CheckFailed(
                 f"could not build {where}: {type(err).__name__}: {err}. The check builds your "
                 "class as MySqueezeExcite(channels, reduction=16)."
             ) from err
         if not isinstance(learner, nn.Module):
-            raise AssertionError(f"{cls.__name__} should subclass nn.Module")
+            raise CheckFailed(f"{cls.__name__} should subclass nn.Module")
         reference = SqueezeExcite(channels, reduction)
         with torch.no_grad():
             for p in reference.parameters():
@@ -689,14 +829,14 @@ def check_squeeze_excite(cls: type) -> None:
         x = torch.randn(BATCH, channels, *size, generator=generator)
         out = _run(learner, x, where)
         if out.shape != x.shape:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}: the output must have the input's shape {tuple(x.shape)}, got "
                 f"{tuple(out.shape)}; reshape the gate to (B, C, 1, 1) so it broadcasts."
             )
         hidden = hidden_width(channels, reduction)
         mine, theirs = (sum(p.numel() for p in m.parameters()) for m in (learner, reference))
         if mine != theirs:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}: {mine} parameters, expected 2 * C * C/r + C/r + C = {theirs} "
                 f"(C = {channels}, C/r = {hidden}): two layers, both with biases."
             )
@@ -706,7 +846,7 @@ def check_squeeze_excite(cls: type) -> None:
             (hidden, channels, 1, 1),
             (channels, hidden, 1, 1),
         ]:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}: expected two layers, Conv2d/Linear {channels} -> {hidden} then "
                 f"{hidden} -> {channels}; yours run {_listing(layers)}"
             )
@@ -714,17 +854,17 @@ def check_squeeze_excite(cls: type) -> None:
             for ref, layer in zip((reference.fc1, reference.fc2), layers, strict=True):
                 layer.weight.copy_(ref.weight.reshape(layer.weight.shape))
                 if layer.bias is None:
-                    raise AssertionError(f"{where}: {describe(layer)} needs a bias (SE has b1, b2)")
+                    raise CheckFailed(f"{where}: {describe(layer)} needs a bias (SE has b1, b2)")
                 layer.bias.copy_(ref.bias)
         dead = parameters_without_gradient(learner, x)
         if dead:
-            raise AssertionError(f"{where}: these parameters get no gradient: {', '.join(dead)}")
+            raise CheckFailed(f"{where}: these parameters get no gradient: {', '.join(dead)}")
         mine_out, expected = _run(learner, x, where), _run(reference, x, "the reference")
         if not _close(mine_out, expected):
             with torch.no_grad():
                 squeezed = x.mean((2, 3), keepdim=True)
                 gate = reference.gate(reference.fc2(reference.relu(reference.fc1(squeezed))))
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}: with the reference's weights copied, the outputs differ by up to "
                 f"{(mine_out - expected).abs().max().item():.3g}. "
                 + _se_output_hint(x, gate, mine_out)
@@ -782,20 +922,21 @@ def check_add_bam(fn: Callable[[nn.Module], nn.Module]) -> None:
         torch.manual_seed(0)
         try:
             mine = fn(build())
-        except NotImplementedError as err:
-            _unfinished(err, name, "the function")
+        except Exception as err:
+            raise_if_unfinished(err)
+            raise CheckFailed(f"{name}: your function raised {type(err).__name__}: {err}") from err
         if not isinstance(mine, nn.Module):
-            raise AssertionError(f"{name}: your function returned {mine!r}; return the model")
+            raise CheckFailed(f"{name}: your function returned {mine!r}; return the model")
         mine.eval()
         theirs, expected = _bam_inputs(reference, x)
         yours, got = _bam_inputs(mine, x)
         if len(yours) != len(theirs):
-            raise AssertionError(
+            raise CheckFailed(
                 f"{name}: {len(yours)} BAM modules ran, expected {len(theirs)}: one after every "
                 "stage but the last (layer1, layer2, ...), none after the last stage"
             )
         if got != expected:
-            raise AssertionError(
+            raise CheckFailed(
                 f"{name}: your BAMs see feature maps of shape (C, H, W) {got}, expected "
                 f"{expected}: each BAM refines the output of a stage, before the next stage "
                 "halves the resolution"
@@ -804,7 +945,7 @@ def check_add_bam(fn: Callable[[nn.Module], nn.Module]) -> None:
             mine_bam.load_state_dict(reference_bam.state_dict())
         with torch.no_grad():
             if not _close(mine(x), reference(x)):
-                raise AssertionError(
+                raise CheckFailed(
                     f"{name}: the BAMs sit in the right places but the output differs: each "
                     "BAM's output must replace the stage's output as the next stage's input"
                 )
@@ -827,11 +968,11 @@ def check_crop(fn: Callable[..., torch.Tensor]) -> None:
         try:
             out = fn(images, top, left, padding)
         except Exception as err:
-            _unfinished(err, where, "the function")
-            raise AssertionError(f"{where}: {type(err).__name__}: {err}") from err
+            raise_if_unfinished(err)
+            raise CheckFailed(f"{where}: {type(err).__name__}: {err}") from err
         if not isinstance(out, torch.Tensor) or out.shape != images.shape:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise AssertionError(
+            raise CheckFailed(
                 f"{where}: expected the input's shape {tuple(images.shape)}, got {shape}"
             )
         expected = crop_flip(images, top, left, torch.zeros(b, dtype=torch.bool), padding)
@@ -840,13 +981,804 @@ def check_crop(fn: Callable[..., torch.Tensor]) -> None:
         if torch.equal(
             out, crop_flip(images, left, top, torch.zeros(b, dtype=torch.bool), padding)
         ):
-            raise AssertionError(f"{where}: top and left are swapped: top moves rows (dim 2)")
+            raise CheckFailed(f"{where}: top and left are swapped: top moves rows (dim 2)")
         if out.dtype != images.dtype:
-            raise AssertionError(f"{where}: keep the dtype ({images.dtype}), got {out.dtype}")
+            raise CheckFailed(f"{where}: keep the dtype ({images.dtype}), got {out.dtype}")
         wrong = int((out != expected).flatten(1).any(1).nonzero()[0])
         t, left_i = int(top[wrong]), int(left[wrong])
-        raise AssertionError(
+        raise CheckFailed(
             f"{where}: image {wrong} differs: expected rows {t}...{t + h - 1} and columns "
             f"{left_i}...{left_i + w - 1} of the image padded with zeros on every side"
         )
     print("check_crop: ok (square and non-square images, two paddings)")
+
+
+# ---------------------------------------------------------------- grading a test, lesson 04
+#
+# check_bug_test(test, bug=N, buggy=...) grades a test the learner wrote for bug N of the bug
+# hunt by mutation: the test runs on modules that are right (the reference and versions written
+# differently) and on modules that have the bug (the lesson's, and versions of the same bug that
+# the lesson never shows). A good test passes on every right one and fails on every buggy one.
+# The versions below are correct in every respect but the one their docstring names, so that a
+# test written for one bug cannot pass or fail for an unrelated reason.
+
+
+def _advise_batch_of_one(module: nn.Module, x: torch.Tensor) -> None:
+    if module.training and x.shape[0] == 1:
+        raise ValueError(
+            "one image in training mode: BatchNorm after pooling has a single value per "
+            "channel and no variance. Train on 2 or more images, or call .eval() for inference."
+        )
+
+
+class _LinearChannel(nn.Module):
+    """Right: Linear layers with biases and BatchNorm1d, attributes registered out of order."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.norm_out = nn.BatchNorm1d(channels)
+        self.squeeze = nn.Linear(channels, hidden)
+        self.norm_hidden = nn.BatchNorm1d(hidden)
+        self.excite = nn.Linear(hidden, channels)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3))
+
+    def logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        hidden = F.relu(self.norm_hidden(self.squeeze(pooled)))
+        return self.norm_out(self.excite(hidden))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _advise_batch_of_one(self, x)
+        return self.logits(self.pool(x))[:, :, None, None]
+
+
+class _SequentialChannel(nn.Module):
+    """Right: one nn.Sequential that pools itself, biases before BatchNorm, hidden width
+    ceil(C / r) floored at 2 (another width than the reference's)."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(2, -(-channels // reduction))
+        self.body = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            nn.Conv2d(hidden, channels, 1),
+            nn.BatchNorm2d(channels),
+        )
+
+    def refuse_batch_of_one(self, x: torch.Tensor) -> None:
+        if self.training and x.shape[0] < 2:
+            raise ValueError(
+                "BatchNorm needs two or more images per batch in training mode; for a single "
+                "image, switch the module to inference with .eval()"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.refuse_batch_of_one(x)
+        return self.body(x)
+
+
+class _SeparateSpatial(nn.Module):
+    """Right: separate attributes and F.relu, by default a hidden width of 2 C // r (another
+    width than the reference's); ``paddings`` gives the two dilated convolutions' padding for a
+    dilation."""
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        dilation: int = 4,
+        paddings: Callable[[int], tuple[int, int]] = lambda d: (d, d),
+        widen: int = 2,
+    ) -> None:
+        super().__init__()
+        hidden = widen * max(1, channels // reduction)
+        first, second = paddings(dilation)
+        self.reduce = nn.Conv2d(channels, hidden, 1, bias=False)
+        self.reduce_norm = nn.BatchNorm2d(hidden)
+        self.first = nn.Conv2d(hidden, hidden, 3, padding=first, dilation=dilation, bias=False)
+        self.first_norm = nn.BatchNorm2d(hidden)
+        self.second = nn.Conv2d(hidden, hidden, 3, padding=second, dilation=dilation, bias=False)
+        self.second_norm = nn.BatchNorm2d(hidden)
+        self.final = nn.Conv2d(hidden, 1, 1, bias=False)
+        self.final_norm = nn.BatchNorm2d(1)
+
+    def reduced(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.reduce_norm(self.reduce(x)))
+
+    def dilated(self, y: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.first_norm(self.first(y)))
+        return F.relu(self.second_norm(self.second(y)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.final_norm(self.final(self.dilated(self.reduced(x))))
+
+
+class _SequentialSpatial(nn.Module):
+    """Right: one nn.Sequential, biases before every BatchNorm, padding="same"."""
+
+    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4) -> None:
+        super().__init__()
+        hidden = max(1, channels // reduction)
+
+        def dilated() -> list[nn.Module]:
+            conv = nn.Conv2d(hidden, hidden, 3, padding="same", dilation=dilation)
+            return [conv, nn.BatchNorm2d(hidden), nn.ReLU()]
+
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            *dilated(),
+            *dilated(),
+            nn.Conv2d(hidden, 1, 1),
+            nn.BatchNorm2d(1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class _SumBAM(nn.Module):
+    """Right: BAM from the branches above, ``F + F * sigmoid(Mc + Ms)`` written out."""
+
+    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.channel = _LinearChannel(channels, reduction)
+        self.spatial = _SeparateSpatial(channels, reduction, dilation, widen=1)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.channel(x) + self.spatial(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + x * self.attention(x)
+
+
+class _ExpandBAM(nn.Module):
+    """Right: both maps expanded to the input itself before the sum, ``F * (1 + M)``."""
+
+    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4) -> None:
+        super().__init__()
+        self.channel = _SequentialChannel(channels, reduction)
+        self.spatial = _SequentialSpatial(channels, reduction, dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, s = self.channel(x).expand_as(x), self.spatial(x).expand_as(x)
+        return x * (1 + torch.sigmoid(c + s))
+
+
+# Bug 1: the dilated convolutions run, but nothing they compute reaches the output.
+
+
+class _FinalReadsReduced(_SeparateSpatial):
+    def forward(self, x):
+        y = self.reduced(x)
+        self.dilated(y)
+        return self.final_norm(self.final(y))
+
+
+class _SecondDilatedSkipped(_SeparateSpatial):
+    def forward(self, x):
+        y = F.relu(self.first_norm(self.first(self.reduced(x))))
+        return self.final_norm(self.final(y))
+
+
+class _DilatedWeighedZero(_SeparateSpatial):
+    def forward(self, x):
+        y = self.reduced(x)
+        return self.final_norm(self.final(y + 0.0 * self.dilated(y)))
+
+
+class _DilatedDetached(_SeparateSpatial):
+    def forward(self, x):
+        return self.final_norm(self.final(self.dilated(self.reduced(x)).detach()))
+
+
+# Bug 2: the spatial map is given C / r channels (or r) where the input has C.
+
+
+class _ExpandedLikeReduced(_SumBAM):
+    def forward(self, x):
+        f, spatial = x, self.spatial
+        x = spatial.dilated(spatial.reduced(x))
+        s = spatial.final_norm(spatial.final(x)).expand_as(x)
+        return f * (1 + torch.sigmoid(self.channel(f) + s))
+
+
+class _RepeatedToHidden(_SumBAM):
+    def attention(self, x):
+        s = self.spatial(x)
+        return torch.sigmoid(self.channel(x) + s.repeat(1, self.spatial.reduce.out_channels, 1, 1))
+
+
+class _ExpandedToReduction(_SumBAM):
+    def attention(self, x):
+        s = self.spatial(x).expand(-1, self.reduction, -1, -1)
+        return torch.sigmoid(self.channel(x) + s)
+
+
+class _HiddenWideSpatialMap(_SumBAM):
+    def __init__(self, channels, reduction=16, dilation=4):
+        super().__init__(channels, reduction, dilation)
+        hidden = self.spatial.final.in_channels
+        self.spatial.final = nn.Conv2d(hidden, hidden, 1, bias=False)
+        self.spatial.final_norm = nn.BatchNorm2d(hidden)
+
+
+# Bug 3: the branches meet otherwise than by the paper's sum.
+
+
+class _ProductOfLogits(_SumBAM):
+    def attention(self, x):
+        return torch.sigmoid(self.channel(x) * self.spatial(x))
+
+
+class _MaximumOfLogits(_SumBAM):
+    def attention(self, x):
+        return torch.sigmoid(torch.maximum(self.channel(x), self.spatial(x)))
+
+
+class _ProductOfGates(_SumBAM):
+    def attention(self, x):
+        return torch.sigmoid(self.channel(x)) * torch.sigmoid(self.spatial(x))
+
+
+class _MeanOfLogits(_SumBAM):
+    def attention(self, x):
+        return torch.sigmoid((self.channel(x) + self.spatial(x)) / 2)
+
+
+# Bug 4: the pooling covers part of a non-square map.
+
+
+class _PoolsOneColumn(_LinearChannel):
+    def pool(self, x):
+        return x[..., 0].mean(2)
+
+
+class _PoolsOneRow(_LinearChannel):
+    def pool(self, x):
+        return x[:, :, 0].mean(2)
+
+
+class _PoolsCentreSquare(_LinearChannel):
+    def pool(self, x):
+        h, w = x.shape[2:]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        return x[:, :, top : top + side, left : left + side].mean((2, 3))
+
+
+class _PoolsWidthSquare(_SequentialChannel):
+    def forward(self, x):
+        self.refuse_batch_of_one(x)
+        return self.body[1:](F.avg_pool2d(x, x.size(3)))
+
+
+# Bug 5: no floor on the hidden width, which is 0 when C < r.
+
+
+class _EmptyHiddenLayer(nn.Module):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        hidden = int(channels / reduction)
+        self.squeeze, self.excite = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        self.norm = nn.BatchNorm1d(channels)
+
+    def forward(self, x):
+        _advise_batch_of_one(self, x)
+        out = self.norm(self.excite(F.relu(self.squeeze(x.mean((2, 3))))))
+        return out[:, :, None, None]
+
+
+class _ZeroWidthLinear(_LinearChannel):
+    def __init__(self, channels, reduction=16):
+        super().__init__(channels, reduction)
+        hidden = int(channels / reduction)
+        self.squeeze, self.excite = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        self.norm_hidden = nn.BatchNorm1d(hidden)
+
+
+class _RoundedWidth(_SequentialChannel):
+    def __init__(self, channels, reduction=16):
+        super().__init__(channels, reduction)
+        hidden = round(channels / reduction)
+        self.body[1], self.body[2] = nn.Conv2d(channels, hidden, 1), nn.BatchNorm2d(hidden)
+        self.body[4] = nn.Conv2d(hidden, channels, 1)
+
+
+class _FloorMissedInNorm(_LinearChannel):
+    def __init__(self, channels, reduction=16):
+        super().__init__(channels, reduction)
+        self.norm_hidden = nn.BatchNorm1d(channels // reduction)
+
+
+# Bug 6: one image in training mode, and an error that does not say what to do.
+
+
+class _CrypticBatchOfOne(_SequentialChannel):
+    def refuse_batch_of_one(self, x):
+        pass  # BatchNorm's own error: "Expected more than 1 value per channel when training"
+
+
+class _ReasonWithoutAdvice(_SequentialChannel):
+    def refuse_batch_of_one(self, x):
+        if self.training and x.shape[0] == 1:
+            raise ValueError("batch of 1: BatchNorm needs more than one value per channel")
+
+
+class _RefusesOneImageInEval(_SequentialChannel):
+    def refuse_batch_of_one(self, x):
+        if x.shape[0] == 1:
+            raise ValueError("BatchNorm needs 2 or more images; call .eval() for inference")
+
+
+class _QuietlyUsesRunningStats(_LinearChannel):
+    def forward(self, x):
+        if not (self.training and x.shape[0] == 1):
+            return super().forward(x)
+        self.eval()
+        try:
+            return super().forward(x)
+        finally:
+            self.train()
+
+
+# Bug 7: the channel logits come out on an arbitrary scale.
+
+
+class _NoFinalNorm(_LinearChannel):
+    def logits(self, pooled):
+        return self.excite(F.relu(self.norm_hidden(self.squeeze(pooled))))
+
+
+class _NormBeforeLastLayer(_LinearChannel):
+    def __init__(self, channels, reduction=16):
+        super().__init__(channels, reduction)
+        self.norm_out = nn.BatchNorm1d(self.squeeze.out_features)
+
+    def logits(self, pooled):
+        hidden = F.relu(self.norm_hidden(self.squeeze(pooled)))
+        return self.excite(self.norm_out(hidden))
+
+
+class _FixedRescale(_LinearChannel):
+    def logits(self, pooled):
+        hidden = F.relu(self.norm_hidden(self.squeeze(pooled)))
+        return self.excite(hidden) / self.excite.in_features**0.5
+
+
+# Bug 8: the dilated convolutions do not pad by the dilation.
+
+
+def _padding_one(_dilation: int) -> tuple[int, int]:
+    return 1, 1
+
+
+def _padding_four(_dilation: int) -> tuple[int, int]:
+    return 4, 4
+
+
+def _second_padding_one(dilation: int) -> tuple[int, int]:
+    return dilation, 1
+
+
+def _half_padding(dilation: int) -> tuple[int, int]:
+    return dilation // 2, dilation // 2
+
+
+def _padded(paddings: Callable[[int], tuple[int, int]]) -> Callable[..., nn.Module]:
+    def build(channels: int, reduction: int = 16, dilation: int = 4) -> nn.Module:
+        return _SeparateSpatial(channels, reduction, dilation, paddings)
+
+    return build
+
+
+# Bug 9: F + F * sigmoid(Mc + Ms), with more full-size tensors than broadcasting needs.
+
+
+def _combine_broadcast(f, mc, ms):
+    return torch.addcmul(f, f, torch.sigmoid(mc + ms))
+
+
+def _combine_views(f, mc, ms):
+    return torch.addcmul(f, f, torch.sigmoid(mc.expand_as(f) + ms.expand_as(f)))
+
+
+def _combine_in_place(f, mc, ms):
+    return torch.sigmoid(mc + ms).mul_(f).add_(f)
+
+
+def _combine_sigmoid_in_place(f, mc, ms):
+    return f.addcmul(f, (mc + ms).sigmoid_())
+
+
+def _combine_cloned(f, mc, ms):
+    return torch.addcmul(f, f, torch.sigmoid(mc.expand_as(f).clone() + ms.expand_as(f).clone()))
+
+
+def _combine_repeated(f, mc, ms):
+    h, w = f.shape[2:]
+    return torch.addcmul(f, f, torch.sigmoid(mc.repeat(1, 1, h, w) + ms.repeat(1, f.size(1), 1, 1)))
+
+
+def _combine_one_materialised(f, mc, ms):
+    return torch.addcmul(f, f, torch.sigmoid(mc.expand_as(f).contiguous() + ms))
+
+
+def _combine_from_zeros(f, mc, ms):
+    return torch.addcmul(f, f, torch.sigmoid(torch.zeros_like(f) + mc + ms))
+
+
+@dataclass(frozen=True)
+class _Version:
+    build: Callable
+    what: str  # right: how it is written; buggy: what is wrong with it, "a ... whose ..."
+    misses: str = ""  # buggy: what a test that passes on it does not notice
+
+
+@dataclass(frozen=True)
+class _Bug:
+    title: str
+    noun: str  # what the test receives, to build or to call
+    reference: _Version
+    right: tuple[_Version, ...]
+    buggy: tuple[_Version, ...]
+    lesson_misses: str  # what a test that passes on the lesson's module does not notice
+
+
+_CHANNEL_RIGHT = (
+    _Version(_LinearChannel, "Linear layers with biases and BatchNorm1d"),
+    _Version(_SequentialChannel, "one nn.Sequential with another hidden width"),
+)
+_SPATIAL_RIGHT = (
+    _Version(_SeparateSpatial, "separate attributes and another hidden width"),
+    _Version(_SequentialSpatial, 'one nn.Sequential, biases before BatchNorm, padding="same"'),
+)
+_BAM_RIGHT = (
+    _Version(_SumBAM, "branches of Linear and separate layers, F + F * M written out"),
+    _Version(_ExpandBAM, "both maps expanded to the input, F * (1 + M)"),
+)
+_DEAD = "it does not notice parameters that get no gradient"
+_SHAPE = "it does not check the output's shape over configurations where C / r is not 1 or C"
+_SUM = "it does not compare the output with the paper's sum, sigmoid(Mc + Ms)"
+_POOL = "it does not check that every pixel of a non-square map counts the same"
+_EDGE = "build the module with fewer channels than the reduction and use it, gradients included"
+
+BUGS: dict[int, _Bug] = {
+    1: _Bug(
+        "dead dilated convolutions",
+        "spatial branch",
+        _Version(SpatialGate, "bam.SpatialGate"),
+        _SPATIAL_RIGHT,
+        (
+            _Version(
+                _FinalReadsReduced,
+                "a spatial branch whose final convolution reads the reduced tensor",
+                _DEAD,
+            ),
+            _Version(
+                _SecondDilatedSkipped,
+                "a spatial branch that skips its second dilated convolution",
+                _DEAD,
+            ),
+            _Version(
+                _DilatedWeighedZero,
+                "a spatial branch that adds its dilated convolutions' output with weight 0",
+                _DEAD,
+            ),
+            _Version(
+                _DilatedDetached,
+                "a spatial branch whose dilated convolutions are detached "
+                "from the gradient (its outputs are right)",
+                _DEAD,
+            ),
+        ),
+        "its shapes, parameter count and outputs look fine; what never reaches the output?",
+    ),
+    2: _Bug(
+        "expand_as after the name was rebound",
+        "BAM module",
+        _Version(BAM, "bam.BAM"),
+        _BAM_RIGHT,
+        (
+            _Version(
+                _ExpandedLikeReduced,
+                "a BAM whose spatial map is expanded to the reduced tensor's C / r channels",
+                _SHAPE,
+            ),
+            _Version(
+                _RepeatedToHidden, "a BAM whose spatial map is repeated to C / r channels", _SHAPE
+            ),
+            _Version(
+                _ExpandedToReduction,
+                "a BAM whose spatial map is expanded to r channels instead of C",
+                "it does not try a configuration where r is not C",
+            ),
+            _Version(
+                _HiddenWideSpatialMap,
+                "a BAM whose spatial branch ends with C / r maps instead of one",
+                _SHAPE,
+            ),
+        ),
+        "with C = r the wrong expansion has one channel and broadcasting hides it",
+    ),
+    3: _Bug(
+        "product instead of sum",
+        "BAM module",
+        _Version(BAM, "bam.BAM"),
+        _BAM_RIGHT,
+        (
+            _Version(_ProductOfLogits, "a BAM that multiplies the branches' logits", _SUM),
+            _Version(
+                _MaximumOfLogits, "a BAM that takes the maximum of the branches' logits", _SUM
+            ),
+            _Version(
+                _ProductOfGates,
+                "a BAM that multiplies two sigmoids, sigmoid(Mc) * sigmoid(Ms)",
+                _SUM,
+            ),
+            _Version(_MeanOfLogits, "a BAM that averages the logits before the sigmoid", _SUM),
+        ),
+        "its shapes are right and its output is F scaled by 1 to 2; compare it with the paper's "
+        "equation",
+    ),
+    4: _Bug(
+        "the square-input assumption",
+        "channel branch",
+        _Version(ChannelGate, "bam.ChannelGate"),
+        _CHANNEL_RIGHT,
+        (
+            _Version(
+                _PoolsOneColumn, "a channel branch that averages one column (over H only)", _POOL
+            ),
+            _Version(_PoolsOneRow, "a channel branch that averages one row (over W only)", _POOL),
+            _Version(
+                _PoolsCentreSquare,
+                "a channel branch that averages the centre square of the map",
+                _POOL,
+            ),
+            _Version(
+                _PoolsWidthSquare, "a channel branch that pools a square window of side W", _POOL
+            ),
+        ),
+        "on a square map the bug cannot show; try maps wider and taller than they are high",
+    ),
+    5: _Bug(
+        "a hidden width of zero",
+        "channel branch",
+        _Version(ChannelGate, "bam.ChannelGate"),
+        _CHANNEL_RIGHT,
+        (
+            _Version(
+                _EmptyHiddenLayer,
+                "a channel branch whose hidden layer has no units (it runs, with the right shape)",
+                "it does not check that the parameters learn",
+            ),
+            _Version(
+                _ZeroWidthLinear,
+                "a channel branch of Linear layers with int(C / r) hidden units",
+                _EDGE,
+            ),
+            _Version(_RoundedWidth, "a channel branch with round(C / r) hidden units", _EDGE),
+            _Version(
+                _FloorMissedInNorm,
+                "a channel branch whose hidden BatchNorm misses the floor on the width",
+                _EDGE,
+            ),
+        ),
+        "it builds (with a warning) and works whenever C >= r; " + _EDGE,
+    ),
+    6: _Bug(
+        "BatchNorm on a batch of one",
+        "channel branch",
+        _Version(ChannelGate, "bam.ChannelGate"),
+        _CHANNEL_RIGHT,
+        (
+            _Version(
+                _CrypticBatchOfOne,
+                "a channel branch that fails on one image with BatchNorm's own ValueError",
+                "it does not check what the error says to do",
+            ),
+            _Version(
+                _ReasonWithoutAdvice,
+                "a channel branch whose error on one image gives the reason but no advice",
+                "it does not check that the error mentions eval()",
+            ),
+            _Version(
+                _RefusesOneImageInEval,
+                "a channel branch that refuses one image in eval mode too",
+                "it does not check that inference on one image works",
+            ),
+            _Version(
+                _QuietlyUsesRunningStats,
+                "a channel branch that quietly switches to its "
+                "running statistics on one image in training mode",
+                "it does not check that training on one image fails",
+            ),
+        ),
+        "it does fail on one image in training mode, with a ValueError; read what that error "
+        "tells the user to do",
+    ),
+    7: _Bug(
+        "no final BatchNorm",
+        "channel branch",
+        _Version(ChannelGate, "bam.ChannelGate"),
+        _CHANNEL_RIGHT,
+        (
+            _Version(
+                _NoFinalNorm,
+                "a channel branch of Linear layers that ends with no BatchNorm",
+                "it does not check the scale of the logits",
+            ),
+            _Version(
+                _NormBeforeLastLayer,
+                "a channel branch whose last BatchNorm comes before its last layer",
+                "it does not check the scale of the logits",
+            ),
+            _Version(
+                _FixedRescale,
+                "a channel branch that divides its logits by a constant "
+                "instead of normalising them",
+                "it does not check the scale of the logits",
+            ),
+        ),
+        "it has BatchNorm layers, only not at the end; test what the final one is for",
+    ),
+    8: _Bug(
+        "padding that does not equal the dilation",
+        "spatial branch",
+        _Version(SpatialGate, "bam.SpatialGate"),
+        _SPATIAL_RIGHT,
+        (
+            _Version(
+                _padded(_padding_four),
+                "a spatial branch that pads by 4, right for the default dilation only",
+                "it does not try dilations other than 4",
+            ),
+            _Version(
+                _padded(_second_padding_one),
+                "a spatial branch whose second dilated convolution pads by 1",
+                "it does not try a dilation above 1",
+            ),
+            _Version(
+                _padded(_half_padding),
+                "a spatial branch that pads by half the dilation",
+                "it does not check that H x W is kept",
+            ),
+            _Version(
+                _padded(_padding_one),
+                "a spatial branch of separate layers that pads by 1",
+                "it does not try a dilation above 1",
+            ),
+        ),
+        "with dilation 1 a padding of 1 is right; the bug shows for other dilations",
+    ),
+    9: _Bug(
+        "expanding, then materialising",
+        "combine function",
+        _Version(_combine_broadcast, "the broadcasting form"),
+        (
+            _Version(_combine_views, "expanded views"),
+            _Version(_combine_in_place, "in-place multiply and add"),
+            _Version(_combine_sigmoid_in_place, "an in-place sigmoid"),
+        ),
+        (
+            _Version(
+                _combine_cloned,
+                "a combine function that clones the expanded views",
+                "it does not count the memory the function allocates",
+            ),
+            _Version(
+                _combine_repeated,
+                "a combine function that repeats both maps to C x H x W",
+                "it does not count the memory the function allocates",
+            ),
+            _Version(
+                _combine_one_materialised,
+                "a combine function that materialises only the channel map",
+                "its memory budget is too loose",
+            ),
+            _Version(
+                _combine_from_zeros,
+                "a combine function that builds the attention on a tensor of zeros",
+                "its memory budget is too loose",
+            ),
+        ),
+        "its output is right: what does it cost?",
+    ),
+}
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(("?", ".")) else text + "."
+
+
+def _run_test(test: Callable, candidate: Callable) -> Exception | None:
+    """The error ``test(candidate)`` raises, or None if it passes; each run starts from seed 0,
+    so every candidate meets the same random inputs, and the test's prints are kept quiet."""
+    import contextlib
+    import io
+    import warnings
+
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zero-width layers warn when they are built
+        torch.manual_seed(0)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                test(candidate)
+        except Exception as err:
+            return err
+    return None
+
+
+def check_bug_test(test: Callable, bug: int, buggy: Callable) -> None:
+    """Grade ``test`` by mutation: the test the learner wrote for bug ``bug`` of lesson 04.
+
+    ``test(candidate)`` takes what the bug's exercise names (a class to build, or for bug 9 a
+    function to call) and fails by raising. It must pass on the ``bam`` reference and on right
+    versions written differently (so that it tests behaviour, not one way of writing it), and
+    fail on ``buggy``, the lesson's module, and on versions of the same bug that the lesson never
+    shows. Prints one line when it does; otherwise raises ``CheckFailed`` saying what it misses.
+    """
+    if bug not in BUGS:
+        raise ValueError(f"bug must be one of {sorted(BUGS)} (the lesson's nine), got {bug!r}")
+    if not callable(test):
+        raise TypeError(
+            "check_bug_test takes your test function itself: check_bug_test(test_x, ...)"
+        )
+    spec = BUGS[bug]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster, and steady on a busy machine
+    try:
+        _grade(test, spec, buggy)
+    finally:
+        torch.set_num_threads(threads)
+    print(
+        f"check_bug_test, bug {bug} ({spec.title}): your test fails on the lesson's "
+        f"{getattr(buggy, '__name__', 'module')} and {len(spec.buggy)} other versions of the "
+        f"bug, and passes on {spec.reference.what} and {len(spec.right)} right versions written "
+        "differently"
+    )
+
+
+def _grade(test: Callable, spec: _Bug, buggy: Callable) -> None:
+    err = _run_test(test, spec.reference.build)
+    if err is not None:
+        raise_if_unfinished(err)
+        if isinstance(err, AssertionError):
+            raise CheckFailed(
+                f"your test fails on {spec.reference.what}, which is right ({_one_line(err)}): a "
+                "test must pass on correct code."
+            ) from err
+        raise CheckFailed(
+            f"your test crashes on {spec.reference.what}, which is right ({_one_line(err)}): a "
+            "test that crashes on correct code is wrong; fix the test."
+        ) from err
+    if _run_test(test, buggy) is None:
+        raise CheckFailed(
+            f"your test passes on the lesson's {getattr(buggy, '__name__', 'buggy module')}, "
+            f"the bug it is written for: {_sentence(spec.lesson_misses)}"
+        )
+    for right in spec.right:
+        err = _run_test(test, right.build)
+        if err is not None:
+            raise CheckFailed(
+                f"your test fails on a right {spec.noun} written differently ({right.what}; "
+                f"{_one_line(err)}): it pins one way of writing the {spec.noun}. Test what "
+                f"every correct {spec.noun} does, not how it is built."
+            ) from err
+    for version in spec.buggy:
+        if _run_test(test, version.build) is None:
+            raise CheckFailed(f"your test passes on {version.what}: {_sentence(version.misses)}")

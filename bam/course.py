@@ -35,6 +35,7 @@ import copy
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -231,12 +232,98 @@ def solution_blocks(source: str, where: str = "cell") -> list[tuple[int, int]]:
 
 
 def blank_solutions(source: str, where: str = "cell") -> str:
-    """``source`` with each solution block replaced by ``# YOUR CODE HERE`` + ``raise``."""
+    """``source`` with each solution block replaced by ``# YOUR CODE HERE`` + ``raise``.
+
+    A block that holds whole definitions (``class`` and ``def`` statements only) keeps what the
+    learner needs to see, and only the bodies are blanked: see ``skeleton``.
+    """
     lines = source.splitlines()
     for begin, end in reversed(solution_blocks(source, where)):
         pad = _indent(lines[begin])
-        lines[begin : end + 1] = [f"{pad}# YOUR CODE HERE", f"{pad}raise NotImplementedError"]
+        kept = skeleton(lines[begin + 1 : end])
+        blank = [f"{pad}# YOUR CODE HERE", f"{pad}raise NotImplementedError"]
+        lines[begin : end + 1] = (
+            blank if kept is None else [pad + line if line else line for line in kept]
+        )
     return "\n".join(lines)
+
+
+_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def skeleton(lines: Sequence[str]) -> list[str] | None:
+    """The stubs of the definitions in ``lines`` (dedented), or None if they hold anything else.
+
+    Each ``class`` or ``def`` keeps its decorators, its header (name, arguments, annotations),
+    the comments and docstring that open its body, and, in a method, a first
+    ``super().__init__(...)``; a class keeps the stubs of its methods and drops the rest; every
+    function body becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError``.
+    """
+    code = textwrap.dedent("\n".join(lines))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if not tree.body or not all(isinstance(node, _DEFINITIONS) for node in tree.body):
+        return None
+    source = code.splitlines()
+    out: list[str] = []
+    for node in tree.body:
+        stub = _stub(node, source)
+        if stub is None:
+            return None
+        out += [*([""] * 2 * bool(out)), *stub]  # two blank lines between top-level stubs
+    return out
+
+
+def _stub(node: ast.AST, source: list[str]) -> list[str] | None:
+    first = node.body[0]
+    if first.lineno == node.lineno:
+        return None  # a one-line definition: nothing to keep apart from its body
+    start = (node.decorator_list[0] if node.decorator_list else node).lineno - 1
+    body = list(node.body)
+    opening = [body.pop(0)] if _is_docstring(first) else []
+    if (
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and body
+        and _is_super_init(body[0])
+    ):
+        opening.append(body.pop(0))
+    end = opening[-1].end_lineno if opening else first.lineno - 1
+    out = [line.rstrip() for line in source[start:end]]  # header, comments, docstring
+    while out and not out[-1]:
+        out.pop()
+    indent = _indent(source[first.lineno - 1])
+    if isinstance(node, ast.ClassDef):
+        methods = [m for m in body if isinstance(m, _DEFINITIONS)]
+        for method in methods:
+            stub = _stub(method, source)
+            if stub is None:
+                return None
+            out += ["", *stub]
+        if methods:
+            return out
+    return [*out, f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError"]
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _is_super_init(node: ast.stmt) -> bool:
+    call = node.value if isinstance(node, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "__init__"
+        and isinstance(call.func.value, ast.Call)
+        and isinstance(call.func.value.func, ast.Name)
+        and call.func.value.func.id == "super"
+    )
 
 
 def _python(source: str, where: str) -> ast.Module:

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bam.checks import CheckFailed, raise_if_unfinished
 from bam.viz.gradcam import grad_cam
 from bam.viz.maps import SPATIAL_KINDS, check_kind, collect, spatial_map, stage_label, upsample
 
@@ -261,7 +262,8 @@ def check_energy_share(fn) -> None:
     """Lesson 07's exercise: ``fn(attention_map, mask) -> float`` for one ``(H, W)`` map of any
     sign and its ``(H, W)`` bool mask must give ``energy_share(to_energy(map), mask)``.
 
-    Prints one line on success; raises an ``AssertionError`` that says what is wrong.
+    Prints one line on success; raises ``bam.checks.CheckFailed`` that says what is wrong, and
+    ``bam.checks.NotWrittenYet`` for the unfinished stub, as every exercise check does.
     """
     g = torch.Generator().manual_seed(0)
     mask = torch.zeros(12, 16, dtype=torch.bool)
@@ -282,7 +284,10 @@ def check_energy_share(fn) -> None:
         try:
             got = float(fn(attention_map.clone(), mask.clone()))
         except Exception as error:
-            raise AssertionError(f"your function failed on {what}: {error!r}") from error
+            raise_if_unfinished(error)
+            raise CheckFailed(
+                f"your function failed on {what}: {type(error).__name__}: {error}"
+            ) from error
         if not abs(got - expected) <= 1e-4:
             raw = ((attention_map * mask).sum() / attention_map.sum()).item()
             hint = ""
@@ -290,7 +295,7 @@ def check_energy_share(fn) -> None:
                 hint = " (after subtracting the minimum a constant map is all zeros: 0 / 0)"
             elif abs(got - raw) <= 1e-4:
                 hint = " (subtract the map's minimum first: E = map - min(map))"
-            raise AssertionError(f"on {what}: expected {expected:.4f}, got {got:.4f}{hint}")
+            raise CheckFailed(f"on {what}: expected {expected:.4f}, got {got:.4f}{hint}")
     print(f"energy share: all {len(cases)} cases match bam.localisation")
 
 

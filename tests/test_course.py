@@ -248,6 +248,45 @@ def test_a_class_scaffold_defines_its_class_and_only_using_it_raises():
         namespace["Gate"]()
 
 
+def test_a_solution_block_holding_whole_definitions_keeps_their_headers_and_docstrings():
+    # A lesson may put a whole class between the markers; its stub still has the class line,
+    # the comments and docstrings, the method signatures and super().__init__().
+    source = (
+        "# BEGIN SOLUTION\n"
+        "class Gate(nn.Module):\n"
+        "    # y = s * x  (the lesson's equation)\n\n"
+        "    def __init__(self, scale: int = 2) -> None:\n"
+        '        """Doubles by default."""\n'
+        "        super().__init__()\n"
+        "        self.scale = scale\n\n"
+        "    def forward(self, x):\n"
+        "        return self.scale * x\n\n\n"
+        "def helper(x):\n"
+        "    return x\n"
+        "# END SOLUTION"
+    )
+    assert course.blank_solutions(source) == (
+        "class Gate(nn.Module):\n"
+        "    # y = s * x  (the lesson's equation)\n\n"
+        "    def __init__(self, scale: int = 2) -> None:\n"
+        '        """Doubles by default."""\n'
+        "        super().__init__()\n"
+        "        # YOUR CODE HERE\n"
+        "        raise NotImplementedError\n\n"
+        "    def forward(self, x):\n"
+        "        # YOUR CODE HERE\n"
+        "        raise NotImplementedError\n\n\n"
+        "def helper(x):\n"
+        "    # YOUR CODE HERE\n"
+        "    raise NotImplementedError"
+    )
+
+
+def test_a_solution_block_mixing_definitions_and_statements_is_blanked_whole():
+    source = "# BEGIN SOLUTION\ndef helper(x):\n    return x\nanswer = helper(2)\n# END SOLUTION"
+    assert course.blank_solutions(source) == "# YOUR CODE HERE\nraise NotImplementedError"
+
+
 def test_student_copy_hides_every_solution(refreshed):
     text = (refreshed / "notebooks" / "student" / "01_demo.ipynb").read_text()
     for secret in (*SECRETS, "BEGIN SOLUTION", "END SOLUTION"):

@@ -51,6 +51,8 @@ def secret_lines(lesson: nbformat.NotebookNode) -> set[str]:
         hidden = {i for begin, end in blocks for i in range(begin, end + 1)}
         for i, line in enumerate(lines):
             (inside if i in hidden else outside).add(line)
+        if blocks:  # what a stub keeps of a whole definition (its header, docstring) is shown
+            outside |= {line.strip() for line in course.blank_solutions(cell.source).splitlines()}
     # Short lines (")", "return x") say nothing about the solution; markers are not solution.
     return {line for line in inside - outside if len(line) >= 10 and not line.startswith("#")}
 
@@ -64,6 +66,26 @@ def test_no_student_copy_shows_a_solution(lesson):
     shown = visible_text(course.read(copy))
     leaked = [line for line in secret_lines(course.read(lesson)) if line in shown]
     assert not leaked, f"{copy.name} shows solution lines: {leaked}"
+
+
+@pytest.mark.skipif(not LESSONS, reason="no lesson notebooks yet")
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.name for p in LESSONS])
+def test_every_student_exercise_defines_what_its_check_needs(lesson):
+    # The stub keeps the name (and signature) that the check cell after the exercise uses, so
+    # the check says "not written yet" rather than NameError.
+    copy = course.student_path(lesson)
+    if not copy.exists():
+        pytest.skip(f"no student copy of {lesson.name} yet")
+    solution, student = course.read(lesson), course.read(copy)
+    for index in sorted(course.exercise_cells(solution)[0]):
+        where = f"{lesson.name}, cell {index}"
+        check = next(c for c in solution.cells[index + 1 :] if c.cell_type == "code")
+        needed = course._read_names(course._python(check.source, where)) & course._bound_names(
+            course._python(solution.cells[index].source, where)
+        )
+        defined = course._bound_names(course._python(student.cells[index].source, where))
+        assert needed, f"{where}: the check after the exercise uses nothing it defines"
+        assert needed <= defined, f"{where}: the student copy does not define {needed - defined}"
 
 
 def test_every_lesson_has_a_student_copy_and_no_copy_lacks_a_lesson():

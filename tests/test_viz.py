@@ -205,3 +205,41 @@ def test_grad_cam_rejects_a_class_the_model_does_not_have():
     with pytest.raises(ValueError, match=r"\[0, 9\]"):
         viz.grad_cam(model, torch.randn(2, 3, 32, 32), target=10)
     assert all(n == 0 for n in hooks_on(model).values())
+
+
+def colour_bars(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_every_colour_bar_says_what_it_measures(batch):
+    _, images, labels, preds, maps = batch
+    figures = {
+        "overlays": viz.plot_attention(images, maps, labels, preds, kind="spatial"),
+        "channel strips": viz.plot_channel_attention(maps, labels),
+        "hierarchy": viz.plot_hierarchy(images[0], maps, 0),
+        "explorer": viz.draw_state(
+            viz.explorer_state(maps, images, labels, preds, 0, "layer1.bam", "attention")
+        ),
+    }
+    for name, fig in figures.items():
+        bars = colour_bars(fig)
+        assert bars, f"{name}: no colour bar"
+        for bar in bars:
+            assert bar.get_xlabel() or bar.get_ylabel(), f"{name}: a colour bar without a label"
+    overlay_labels = {bar.get_xlabel() for bar in colour_bars(figures["overlays"])}
+    assert overlay_labels == {viz.KINDS["spatial"]}
+
+
+def test_the_explorer_says_upsampled_only_when_a_map_was_upsampled(batch):
+    _, images, labels, preds, maps = batch
+    first = viz.explorer_state(maps, images, labels, preds, 0, "layer1.bam", "attention")
+    second = viz.explorer_state(maps, images, labels, preds, 0, "layer2.bam", "attention")
+    assert "upsampled" not in first["subtitle"]  # stage 1 is 32x32 on a 32x32 image
+    assert second["subtitle"].endswith("upsampled to 32x32")
+
+
+def test_titles_are_readable_at_the_notebook_width(batch):
+    _, images, labels, preds, maps = batch
+    fig = viz.plot_attention(images, maps, labels, preds)
+    sizes = [ax.title.get_fontsize() for ax in fig.axes if ax.get_title()]
+    assert sizes and min(sizes) >= 10

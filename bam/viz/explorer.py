@@ -40,7 +40,8 @@ def explorer_state(
     ``image`` (``(H, W, 3)`` in [0, 1]), ``array`` (the 2-D array drawn: ``(H, W)`` upsampled
     for spatial kinds, ``(1, C)`` for ``"channel"``), ``vmin``/``vmax`` (the colour range:
     1% to 99% of the values of the whole batch, so that moving the slider keeps the scale),
-    ``overlay`` (whether ``array`` is drawn over the image) and ``correct``.
+    ``overlay`` (whether ``array`` is drawn over the image), ``bar_label`` (what the colour bar
+    measures) and ``correct``.
     """
     if not 0 <= index < len(images):
         raise ValueError(f"index must be in [0, {len(images) - 1}], got {index}")
@@ -57,7 +58,12 @@ def explorer_state(
     low, high = colour_range(batch)
     label, pred = int(labels[index]), int(preds[index])
     h, w = maps[stage].spatial.shape[-2:]
-    where = "" if kind == "channel" else f", {h}x{w} upsampled to {size[0]}x{size[1]}"
+    if kind == "channel":
+        where = ""
+    elif (h, w) == size:
+        where = "\nat the image's resolution"
+    else:
+        where = f"\nupsampled to {size[0]}x{size[1]}"
     return {
         "title": f"image {index}: {label_title(label, pred, class_names)}",
         "subtitle": f"{stage_label(stage, maps)} · {KINDS[kind]}{where}",
@@ -66,6 +72,7 @@ def explorer_state(
         "vmin": low,
         "vmax": high,
         "overlay": kind != "channel",
+        "bar_label": KINDS[kind],
         "correct": label == pred,
     }
 
@@ -75,7 +82,7 @@ def draw_state(state: dict, mask: torch.Tensor | None = None) -> NotebookFigure:
     fig = NotebookFigure(figsize=(7.0, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.25))
     left.imshow(state["image"])
-    left.set_title(state["title"], fontsize=9, color="black" if state["correct"] else "firebrick")
+    left.set_title(state["title"], fontsize=10, color="black" if state["correct"] else "firebrick")
     range_ = {"vmin": state["vmin"], "vmax": state["vmax"]}
     if state["overlay"]:
         right.imshow(_gray(state["image"]), cmap="gray", vmin=0, vmax=1)
@@ -89,8 +96,8 @@ def draw_state(state: dict, mask: torch.Tensor | None = None) -> NotebookFigure:
         right.set_yticks([])
     left.set_xticks([])
     left.set_yticks([])
-    right.set_title(state["subtitle"], fontsize=8)
-    fig.colorbar(shown, ax=right, shrink=0.8, extend="both")
+    right.set_title(state["subtitle"], fontsize=10)
+    fig.colorbar(shown, ax=right, shrink=0.8, extend="both", label=state["bar_label"])
     return fig
 
 

@@ -87,12 +87,14 @@ def overlay_grid(
     row_titles: Sequence[str] | None = None,
     masks: torch.Tensor | None = None,
     alpha: float = 0.6,
+    bar_label: str | None = None,
 ) -> Figure:
     """One row per image: the image, then each ``(B, h, w)`` map of ``columns`` over it.
 
     Maps are upsampled to the image size; each column shares one colour range (1% to 99% of its
     values) and colour bar, so the images of a column can be compared. ``masks``
-    (``(B, H, W)``) are outlined in cyan.
+    (``(B, H, W)``) are outlined in cyan. Each colour bar is labelled ``bar_label``, or the last
+    line of its column's title.
     """
     rgb = to_rgb(images)
     n, size = len(rgb), rgb.shape[1:3]
@@ -101,7 +103,7 @@ def overlay_grid(
     axes = fig.subplots(n, len(columns) + 1, squeeze=False)
     for i in range(n):
         axes[i, 0].imshow(rgb[i])
-        axes[i, 0].set_title(row_titles[i] if row_titles else f"image {i}", fontsize=8)
+        axes[i, 0].set_title(row_titles[i] if row_titles else f"image {i}", fontsize=10)
     for j, (title, maps) in enumerate(columns.items(), start=1):
         if len(maps) != n:
             raise ValueError(f"column {title!r} has {len(maps)} maps for {n} images")
@@ -113,8 +115,16 @@ def overlay_grid(
                 big[i].numpy(), cmap=MAP_CMAP, alpha=alpha, vmin=low, vmax=high
             )
             _outline(axes[i, j], None if masks is None else masks[i])
-        axes[0, j].set_title(title, fontsize=9)
-        fig.colorbar(shown, ax=axes[:, j], location="bottom", shrink=0.9, aspect=15, extend="both")
+        axes[0, j].set_title(title, fontsize=10)
+        fig.colorbar(
+            shown,
+            ax=axes[:, j],
+            location="bottom",
+            shrink=0.9,
+            aspect=15,
+            extend="both",
+            label=bar_label or title.splitlines()[-1],
+        )
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -150,7 +160,8 @@ def plot_attention(
         or f"image {i}"
         for i in range(n)
     ]
-    return overlay_grid(images[:n], columns, titles, None if masks is None else masks[:n])
+    masks = None if masks is None else masks[:n]
+    return overlay_grid(images[:n], columns, titles, masks, bar_label=KINDS[kind])
 
 
 def plot_channel_attention(
@@ -171,7 +182,7 @@ def plot_channel_attention(
     for ax, (name, m) in zip(axes, maps.items(), strict=True):
         weights = channel_weights(m)[:n][order]
         shown = ax.imshow(weights.numpy(), cmap="viridis", aspect="auto", interpolation="nearest")
-        ax.set_title(f"{stage_label(name, maps)}: {weights.shape[1]} channels", fontsize=9)
+        ax.set_title(f"{stage_label(name, maps)}: {weights.shape[1]} channels", fontsize=10)
         ax.set_xlabel("channel")
         if labels is not None:
             names = [class_names[i] if class_names else str(i) for i in labels[:n][order].tolist()]
@@ -200,24 +211,24 @@ def plot_hierarchy(
     fig = NotebookFigure(figsize=(2.3 * (len(maps) + 1) + 0.6, 4.8), layout="constrained")
     axes = fig.subplots(2, len(maps) + 1, squeeze=False)
     axes[0, 0].imshow(rgb)
-    axes[0, 0].set_title(title or f"image {index}", fontsize=8)
+    axes[0, 0].set_title(title or f"image {index}", fontsize=10)
     axes[1, 0].imshow(rgb)
     _outline(axes[1, 0], mask)
-    axes[1, 0].set_title("object outline" if mask is not None else "", fontsize=8)
+    axes[1, 0].set_title("object outline" if mask is not None else "", fontsize=10)
     for j, (name, m) in enumerate(maps.items(), start=1):
         small = spatial_map(m, kind)[index]
         low, high = small.min().item(), small.max().item()
         relative = (small - low) / max(high - low, 1e-8)
         axes[0, j].imshow(relative.numpy(), cmap=MAP_CMAP, vmin=0, vmax=1, interpolation="nearest")
         axes[0, j].set_title(
-            f"{stage_label(name, maps)}\nrange {low:.3g} to {high:.3g}", fontsize=8
+            f"{stage_label(name, maps)}\nrange {low:.3g} to {high:.3g}", fontsize=10
         )
         big = upsample(relative[None], rgb.shape[:2])[0]
         axes[1, j].imshow(_gray(rgb), cmap="gray", vmin=0, vmax=1)
         shown = axes[1, j].imshow(big.numpy(), cmap=MAP_CMAP, alpha=0.6, vmin=0, vmax=1)
         _outline(axes[1, j], mask)
     fig.colorbar(shown, ax=axes[:, -1], shrink=0.6, label="relative to the map's own range")
-    fig.suptitle(f"{KINDS[kind]}, stage by stage", fontsize=10)
+    fig.suptitle(f"{KINDS[kind]}, stage by stage", fontsize=12)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
