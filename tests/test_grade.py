@@ -217,3 +217,16 @@ def test_the_command_line_explains_bad_arguments(tmp_path, capsys):
     classroom.write_class(tmp_path, names={"ben"})
     assert grade.main([str(tmp_path), "--lesson", "00"]) == 2
     assert "has no exercises" in capsys.readouterr().err
+
+
+def test_grading_works_where_an_event_loop_already_runs(tmp_path):
+    """As in a notebook or under Playwright's sync API, where asyncio.run alone would refuse."""
+    import asyncio
+
+    classroom.write_class(tmp_path, names={"ben", "ned"})  # decided from the text: no kernel
+
+    async def inside_a_loop():
+        return grade.main([str(tmp_path)])
+
+    assert asyncio.run(inside_a_loop()) == 0
+    assert [r["status"] for r in read_csv(tmp_path)] == ["not attempted", "unreadable"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import concurrent.futures
 import functools
 import json
 import os
@@ -525,10 +526,22 @@ def grade(
             todo = plan(sub, notebooks[sub.relpath], lesson)
             if todo:
                 work.append((sub, todo))
-    asyncio.run(_run_all(work, timeout_s, env, jobs))
+    _run_to_end(_run_all(work, timeout_s, env, jobs))
     for sub in submissions:  # exercises in the lesson's order
         sub.outcomes = {ex.name: sub.outcomes[ex.name] for ex in lesson.exercises}
     return lesson, submissions
+
+
+def _run_to_end(coroutine) -> None:
+    """``asyncio.run``, also where an event loop already runs (a notebook, Playwright's sync
+    API): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 async def _run_all(work, timeout_s: float, env: dict[str, str], jobs: int) -> None:

@@ -163,6 +163,7 @@ def deck(nb: nbformat.NotebookNode, reveal: str, mathjax: str) -> str:
         reveal_width="1280",
         reveal_height="800",
         reveal_transition="none",
+        reveal_theme="white",  # its fonts ship with reveal.js; "simple" loads Google's
     )
     heading = re.match(r"#\s+(.+)", nb.cells[0].source) if nb.cells else None
     title = heading.group(1).strip() if heading else "Lesson"
