@@ -257,21 +257,12 @@ def test_two_local_workers_give_the_summary_of_one_and_survive_a_killed_worker(t
 def test_a_tiny_real_grid_gives_the_same_summary_with_one_worker_and_two(tmp_path):
     pytest.importorskip("submitit")
     tiny = {"dataset": "shapes", "train_size": 64, "test_size": 32, "epochs": 1, "batch_size": 32}
-    configs = {"plain": {"model": "resnet20", **tiny}, "bam": {"model": "bam_resnet20", **tiny}}
-    summaries = [
-        summarize(
-            run_grid(
-                configs,
-                [0, 1],
-                tmp_path / f"{n}.jsonl",
-                log=None,
-                executor="local",
-                workers=n,
-                threads=1,
-            )
-        )  # fmt: skip
-        for n in (1, 2)
-    ]
+    configs = {"bam": {"model": "bam_resnet20", **tiny}}
+    summaries = []
+    for n in (1, 2):  # one thread each, so that a seed gives the same run in either
+        results = tmp_path / f"{n}.jsonl"
+        rows = run_grid(configs, [0, 1], results, log=None, executor="local", workers=n, threads=1)
+        summaries.append(summarize(rows))
     assert same_summaries(*summaries)
 
 
