@@ -59,7 +59,7 @@ REPO_ROOT = course.REPO_ROOT
 DEFAULT_TIMEOUT_S = 120
 KERNEL_START_S = 300
 SETUP_TIMEOUT_S = 300  # per cell of the lesson's own set-up, not counted in --timeout
-MESSAGE_CHARS = 300
+MESSAGE_CHARS = 500  # a check's first line names the fault and the fix; keep both
 STATUSES = (
     "passed",
     "failed",
