@@ -8,6 +8,8 @@ from torch import nn
 
 from bam import ChannelGate, SpatialGate
 from bam.checks import (
+    CheckFailed,
+    NotWrittenYet,
     allocated_bytes,
     check_bam,
     check_channel_gate,
@@ -448,3 +450,54 @@ class UnwrittenForward(nn.Module):
 def test_an_unfinished_stub_is_reported_as_not_written_yet(answer, part):
     with pytest.raises(AssertionError, match=f"{part} is not written yet"):
         check_channel_gate(answer)
+
+
+def test_a_missing_residual_is_explained_as_lesson_03_does_not_as_the_identity():
+    # BAM starts at about 1.5 x F (M is about 0.5), not at the identity (lesson 03).
+    with pytest.raises(CheckFailed) as failure:
+        check_bam(NoResidualBAM)
+    assert "identity" not in str(failure.value)
+    assert "never erase it" in str(failure.value)
+
+
+class UnwrittenModule(nn.Module):
+    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4) -> None:
+        super().__init__()
+        raise NotImplementedError
+
+
+def test_every_check_reports_an_unfinished_stub_with_the_same_words():
+    from bam.checks import check_add_bam, check_crop, check_squeeze_excite
+    from bam.localisation import check_energy_share
+
+    def unfinished(*args, **kwargs):
+        raise NotImplementedError
+
+    stubs = {
+        check_channel_gate: UnwrittenInit,
+        check_spatial_gate: UnwrittenModule,
+        check_bam: UnwrittenModule,
+        check_squeeze_excite: UnwrittenModule,
+        check_add_bam: unfinished,
+        check_crop: unfinished,
+        check_energy_share: unfinished,
+    }
+    for check, stub in stubs.items():
+        with pytest.raises(NotWrittenYet) as failure:
+            check(stub)
+        name = stub.__qualname__ + (".__init__" if isinstance(stub, type) else "")
+        assert str(failure.value) == (
+            f"{name} is not written yet: fill in the body marked # YOUR CODE HERE, run that "
+            "cell, then run this check again."
+        ), check.__name__
+
+
+def test_a_not_implemented_error_with_a_message_is_an_error_not_a_stub():
+    class UsesAMissingFeature(nn.Module):
+        def __init__(self, channels, reduction=16):
+            super().__init__()
+            raise NotImplementedError("grouped convolutions are not supported")
+
+    with pytest.raises(CheckFailed, match="could not build .* grouped convolutions") as failure:
+        check_channel_gate(UsesAMissingFeature)
+    assert not isinstance(failure.value, NotWrittenYet)
