@@ -17,9 +17,10 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
-# JupyterLab on lesson 00, at a URL printed before it starts (the token is made here and passed
-# in the environment, where other users cannot read it). JupyterLab refuses to run as root
-# (containers, cloud machines, CI) unless given --allow-root: as root it gets it, and says so.
+# JupyterLab on notebooks/ with lesson 00 open, at a URL printed before it starts (the token is
+# made here and passed in the environment, where other users cannot read it). JupyterLab refuses
+# to run as root (containers, cloud machines, CI) unless given --allow-root: as root it gets it,
+# and says so.
 # LAB_PORT picks the port; LAB_ARGS passes more options, e.g. LAB_ARGS="--ip=0.0.0.0".
 LAB_PORT ?= 8888
 LAB_ARGS ?=
@@ -36,7 +37,7 @@ lab: $(INSTALLED)
 	if [ "$$(id -u)" = 0 ]; then \
 		root=--allow-root; echo "running as root: JupyterLab needs --allow-root, so it is passed"; \
 	fi; \
-	echo "JupyterLab starts; open http://localhost:$(LAB_PORT)/lab/tree/notebooks/00_welcome.ipynb?token=$$token"; \
+	echo "JupyterLab starts; open http://localhost:$(LAB_PORT)/lab/tree/00_welcome.ipynb?token=$$token"; \
 	JUPYTER_TOKEN=$$token exec $(VENV)/bin/jupyter lab --port=$(LAB_PORT) --ServerApp.port_retries=0 \
 		$$root $(LAB_ARGS) notebooks/00_welcome.ipynb
 
