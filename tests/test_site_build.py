@@ -65,7 +65,7 @@ def test_the_sources_hold_every_lesson_its_student_copy_and_the_guides():
 
 def test_the_reference_page_covers_every_module_of_bam():
     page = (build_site.SITE_PAGES / "api.md").read_text()
-    documented = set(re.findall(r"```\{automodule\} (bam[\w.]*)", page))
+    documented = set(re.findall(r"^\.\. automodule:: (bam[\w.]*)$", page, re.MULTILINE))
     modules = {f"bam.{m.name}" for m in pkgutil.iter_modules(bam.__path__)}
     assert modules - documented == set(), "add the module to docs/site/api.md"
 

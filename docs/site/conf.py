@@ -41,6 +41,7 @@ nb_merge_streams = True  # one block per cell for printed text; carriage returns
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_inherit_docstrings = False  # torch's own docstrings of forward() & co. say nothing of ours
 
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
@@ -56,3 +57,21 @@ html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,
 }
+
+
+def literal_examples(app, what, name, obj, options, lines: list[str]) -> None:
+    """The package's docstrings show usage as an indented block after a paragraph
+    (``    model = add_bam(...)``), which reST would read as a quotation: make it code."""
+    shown: list[str] = []
+    for i, line in enumerate(lines):
+        before = next((text for text in reversed(shown) if text.strip()), "")
+        opens_block = line.startswith("    ") and i > 0 and not lines[i - 1].strip()
+        if opens_block and before and not before.startswith((" ", ":", "..")):
+            if not before.rstrip().endswith("::"):
+                shown += ["::", ""]
+        shown.append(line)
+    lines[:] = shown
+
+
+def setup(app) -> None:
+    app.connect("autodoc-process-docstring", literal_examples)
