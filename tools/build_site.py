@@ -155,6 +155,7 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     start = time.monotonic()
+    shutil.rmtree(out, ignore_errors=True)  # no page of an earlier build stays behind
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-d", str(doctrees), "-W"]
     command += ["--keep-going", str(src), str(out)]
     done = subprocess.run(command, env=env, check=False)

@@ -46,7 +46,7 @@ autodoc_inherit_docstrings = False  # torch's own docstrings of forward() & co. 
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
-html_show_sourcelink = False
+html_copy_source = False  # lesson pages link the notebook and its student copy instead
 html_theme_options = {
     "repository_url": REPOSITORY,
     "repository_branch": "main",
