@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench gpu-check train student artifacts grade slides clean-venv
+.PHONY: lab test test-browser lint format bench gpu-check train student artifacts grade slides site site-fast clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,20 @@ grade: $(TEACH)
 # One reveal.js deck per lesson in build/slides/, from a real run (ARGS=--fast to check quickly).
 slides: $(TEACH)
 	$(PY) -m tools.slides build $(ARGS)
+
+# The rendered course: every lesson executed (full CPU run) into build/site/ (open
+# build/site/index.html, or serve the folder). Cached: a rebuild re-executes only the lessons
+# whose code changed. site-fast executes in fast mode into build/site-fast/ (what CI checks).
+SITE_INSTALLED := $(VENV)/.installed-site
+$(SITE_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,site]"
+	touch $@
+
+site: $(SITE_INSTALLED)
+	$(PY) tools/build_site.py $(ARGS)
+
+site-fast: $(SITE_INSTALLED)
+	$(PY) tools/build_site.py --fast $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

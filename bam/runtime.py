@@ -1,5 +1,5 @@
 """Where code runs, where it keeps its files, and how it is seeded: device choice, the runs
-and data folders, seeds, the course's fast mode."""
+and data folders, seeds, the course's fast mode and static pages."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ import torch
 def fast_mode() -> bool:
     """True when ``BAM_FAST=1``: every lesson then runs in seconds on a small CPU (tests set it)."""
     return os.environ.get("BAM_FAST", "0") == "1"
+
+
+def static_page() -> bool:
+    """True when ``BAM_STATIC=1``: a lesson is executed to become a static page (the rendered
+    course, ``make site``), where no kernel answers widgets, so they show figures instead."""
+    return os.environ.get("BAM_STATIC", "0") == "1"
 
 
 def get_device(prefer: str | None = None) -> torch.device:

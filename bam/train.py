@@ -35,7 +35,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bam.data import DATASETS, ImageSet, Loader, load
-from bam.runtime import cpu_has_native_bfloat16, get_device, runs_dir, seed_everything
+from bam.runtime import (
+    cpu_has_native_bfloat16,
+    get_device,
+    runs_dir,
+    seed_everything,
+    static_page,
+)
 
 SCHEDULES = ("onecycle", "cosine")
 # The course's CPU recipe for Shapes, and the defaults of python -m bam.train: that command
@@ -369,7 +375,8 @@ def fit(
             threads (parallel kernels split their sums by thread, so 1 and 2 threads
             round differently and training amplifies the difference).
         checkpoint: a directory (or a ``.pt`` file) to write after every epoch and resume from.
-        progress: show a progress bar and one line per epoch.
+        progress: show a progress bar (none on a static page, ``BAM_STATIC=1``) and one line
+            per epoch.
 
     Raises:
         CheckpointError: the checkpoint cannot be read, or belongs to a different run.
@@ -488,7 +495,8 @@ def _train_epoch(net, loader, criterion, optimizer, scheduler, scaler, dtype, de
     net.train()
     totals = torch.zeros(2, device=loader.device)  # summed loss, correct predictions
     seen = 0
-    with tqdm(loader, desc=desc, leave=False, disable=not progress) as bar:
+    # A static page cannot animate a bar: it would show a frozen "0%" widget. The epoch lines stay.
+    with tqdm(loader, desc=desc, leave=False, disable=not progress or static_page()) as bar:
         for step, (x, y) in enumerate(bar):
             with _autocast(loader.device, dtype):
                 logits = net(x)

@@ -247,3 +247,14 @@ def test_native_bfloat16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
         assert detect() is expected, flags
     monkeypatch.setattr(bam.runtime, "CPUINFO", tmp_path / "missing")
     assert detect() is False
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_a_static_page_gets_the_epoch_lines_without_a_progress_bar(
+    train_set, static, monkeypatch, capsys
+):
+    monkeypatch.setenv("BAM_STATIC", "1" if static else "0")
+    fit(tiny(), train_set, **{**QUICK, "epochs": 1, "progress": True})
+    out, err = capsys.readouterr()
+    assert "epoch 1/1" in out
+    assert ("%|" in err) is not static, "a bar in a terminal, none on a static page"

@@ -243,3 +243,37 @@ def test_titles_are_readable_at_the_notebook_width(batch):
     fig = viz.plot_attention(images, maps, labels, preds)
     sizes = [ax.title.get_fontsize() for ax in fig.axes if ax.get_title()]
     assert sizes and min(sizes) >= 10
+
+
+def test_explorer_grid_shows_every_stage_and_kind_as_the_explorer_does(batch):
+    _, images, labels, preds, maps = batch
+    fig = viz.explorer_grid(maps, images, labels, preds, indices=(4, 1))
+    assert [block.get_suptitle() for block in fig.subfigs] == ["stage 1 (32x32)", "stage 2 (16x16)"]
+    panels = [ax for ax in fig.subfigs[1].axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 * (1 + len(viz.KINDS))  # two images: the image, then each kind
+    state = viz.explorer_state(maps, images, labels, preds, 1, "layer2.bam", "spatial_gate")
+    row, col = 1, 1 + list(viz.KINDS).index("spatial_gate")
+    drawn = panels[row * (1 + len(viz.KINDS)) + col].images[-1]
+    assert (drawn.norm.vmin, drawn.norm.vmax) == (state["vmin"], state["vmax"])
+    assert (drawn.get_array() == state["array"]).all()
+    assert panels[row * (1 + len(viz.KINDS))].get_title() == state["title"]
+    assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_explorer_grid_rejects_an_unknown_kind(batch):
+    _, images, labels, preds, maps = batch
+    with pytest.raises(ValueError, match="unknown map kind"):
+        viz.explorer_grid(maps, images, labels, preds, kinds=("logits",))
+
+
+def test_on_a_static_page_the_explorer_is_a_figure_and_a_note(batch, monkeypatch):
+    import IPython.display
+
+    _, images, labels, preds, maps = batch
+    displayed = []
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
+    monkeypatch.setenv("BAM_STATIC", "1")
+    shown = viz.explorer(maps, images, labels, preds)
+    assert isinstance(shown, Figure), "a static page cannot run widgets"
+    assert shown.subfigs[0].get_suptitle() == "stage 1 (32x32)"
+    assert "Jupyter or Colab" in displayed[0].data

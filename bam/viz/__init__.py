@@ -4,7 +4,7 @@ preds, maps = bam.viz.collect(model, images)
 bam.viz.plot_attention(images, maps, labels, preds)
 """
 
-from bam.viz.explorer import draw_state, explorer, explorer_state
+from bam.viz.explorer import draw_state, explorer, explorer_grid, explorer_state
 from bam.viz.gradcam import grad_cam
 from bam.viz.maps import (
     KINDS,
@@ -31,6 +31,7 @@ __all__ = [
     "colour_range",
     "draw_state",
     "explorer",
+    "explorer_grid",
     "explorer_state",
     "grad_cam",
     "label_title",

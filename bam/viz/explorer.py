@@ -3,6 +3,8 @@
 ``explorer_state`` decides what is shown (a plain function the tests call), ``draw_state``
 draws it, and ``explorer`` wires both to core ipywidgets (an ``IntSlider``, ``ToggleButtons``,
 a ``Dropdown`` and an ``Output``), which work in JupyterLab, Jupyter Notebook and Colab.
+``explorer_grid`` draws every choice for a few images at once from the same states: the
+explorer's stand-in where widgets cannot run, such as the rendered course (``BAM_STATIC=1``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from bam.capture import AttentionMaps
+from bam.runtime import static_page
 from bam.viz.maps import (
     KINDS,
     channel_weights,
@@ -77,28 +80,97 @@ def explorer_state(
     }
 
 
+def _draw_map(ax, state: dict, mask: torch.Tensor | None = None):
+    """The map of one ``explorer_state`` on ``ax``: over a grey copy of the image for spatial
+    kinds, as a strip for the channel gate. Returns the image artist, for a colour bar."""
+    range_ = {"vmin": state["vmin"], "vmax": state["vmax"]}
+    if state["overlay"]:
+        ax.imshow(_gray(state["image"]), cmap="gray", vmin=0, vmax=1)
+        shown = ax.imshow(state["array"], cmap=MAP_CMAP, alpha=0.6, **range_)
+        _outline(ax, mask)
+        ax.set_xticks([])
+    else:
+        shown = ax.imshow(state["array"], cmap="viridis", aspect="auto", **range_)
+        ax.set_xlabel("channel")
+    ax.set_yticks([])
+    return shown
+
+
+def _draw_image(ax, state: dict, fontsize: float) -> None:
+    ax.imshow(state["image"])
+    ax.set_title(
+        state["title"], fontsize=fontsize, color="black" if state["correct"] else "firebrick"
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def draw_state(state: dict, mask: torch.Tensor | None = None) -> NotebookFigure:
     """The explorer's figure for one ``explorer_state``: the image, then the map."""
     fig = NotebookFigure(figsize=(7.0, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.25))
-    left.imshow(state["image"])
-    left.set_title(state["title"], fontsize=10, color="black" if state["correct"] else "firebrick")
-    range_ = {"vmin": state["vmin"], "vmax": state["vmax"]}
-    if state["overlay"]:
-        right.imshow(_gray(state["image"]), cmap="gray", vmin=0, vmax=1)
-        shown = right.imshow(state["array"], cmap=MAP_CMAP, alpha=0.6, **range_)
-        _outline(right, mask)
-        right.set_xticks([])
-        right.set_yticks([])
-    else:
-        shown = right.imshow(state["array"], cmap="viridis", aspect="auto", **range_)
-        right.set_xlabel("channel")
-        right.set_yticks([])
-    left.set_xticks([])
-    left.set_yticks([])
+    _draw_image(left, state, fontsize=10)
+    shown = _draw_map(right, state, mask)
     right.set_title(state["subtitle"], fontsize=10)
     fig.colorbar(shown, ax=right, shrink=0.8, extend="both", label=state["bar_label"])
     return fig
+
+
+def explorer_grid(
+    maps: dict[str, AttentionMaps],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    preds: torch.Tensor,
+    class_names: Sequence[str] | None = None,
+    masks: torch.Tensor | None = None,
+    indices: Sequence[int] | None = None,
+    kinds: Sequence[str] = tuple(KINDS),
+) -> NotebookFigure:
+    """Everything the explorer can show for the images ``indices`` (default: the first three),
+    in one static figure.
+
+    One block per BAM stage; in a block one row per image: the image, then one column per map
+    ``kind``, each drawn as the explorer draws it (same ``explorer_state``, same colour range
+    over the whole batch, shown by the bar under the column).
+    """
+    for kind in kinds:
+        check_kind(kind)
+    indices = range(min(3, len(images))) if indices is None else indices
+    n, cols = len(indices), len(kinds) + 1
+    size = (1.6 * cols + 0.3, (1.55 * n + 1.1) * len(maps))
+    fig = NotebookFigure(figsize=size, dpi=110, layout="constrained")
+    blocks = fig.subfigures(len(maps), 1, squeeze=False)[:, 0]
+    for block, stage in zip(blocks, maps, strict=True):
+        axes = block.subplots(n, cols, squeeze=False)
+        for row, index in enumerate(indices):
+            states = [
+                explorer_state(maps, images, labels, preds, index, stage, kind, class_names)
+                for kind in kinds
+            ]
+            _draw_image(axes[row, 0], states[0], fontsize=6.5)
+            mask = None if masks is None else masks[index]
+            for col, state in enumerate(states, start=1):
+                ax = axes[row, col]
+                _draw_map(ax, state, mask)
+                ax.tick_params(labelsize=6.5)
+                if row < n - 1:  # the channel axis is labelled once, under the last image
+                    ax.set_xlabel("")
+                    ax.set_xticks([])
+        for col, kind in enumerate(kinds, start=1):
+            axes[0, col].set_title(KINDS[kind], fontsize=7.5)
+            bar = block.colorbar(
+                axes[-1, col].images[-1], ax=axes[:, col], location="bottom", aspect=12
+            )
+            bar.ax.tick_params(labelsize=6.5)
+        block.suptitle(stage_label(stage, maps), fontsize=9, fontweight="bold")
+    return fig
+
+
+STATIC_NOTE = (
+    "*The live explorer needs a running kernel: open this lesson in Jupyter or Colab to pick "
+    "any image, stage and map with widgets. Shown here instead: every stage and kind of map for "
+    "the first images, drawn by the same code (`viz.explorer_grid`).*"
+)
 
 
 def explorer(
@@ -109,9 +181,16 @@ def explorer(
     class_names: Sequence[str] | None = None,
     masks: torch.Tensor | None = None,
 ):
-    """An ipywidgets box: image slider, stage buttons, kind menu and the figure they choose."""
+    """An ipywidgets box: image slider, stage buttons, kind menu and the figure they choose.
+
+    On a static page (``BAM_STATIC=1``) it shows a note and returns ``explorer_grid``'s figure.
+    """
+    from IPython.display import Markdown, display
+
+    if static_page():
+        display(Markdown(STATIC_NOTE))
+        return explorer_grid(maps, images, labels, preds, class_names, masks)
     import ipywidgets as widgets
-    from IPython.display import display
 
     index = widgets.IntSlider(
         value=0, min=0, max=len(images) - 1, description="image", continuous_update=False
