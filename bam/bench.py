@@ -1,12 +1,8 @@
 """Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
 
     python -m bam.bench train    # our loader vs a DataLoader; the step time of BAM and bfloat16
-<<<<<<< HEAD
-    python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time on two ResNets
-    python -m bam.bench gpu      # the GPU self-check (bam.gpu_check); one line without a GPU
-=======
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time, saved activations
->>>>>>> lean
+    python -m bam.bench gpu      # the GPU self-check (bam.gpu_check); one line without a GPU
 
 Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
 """

@@ -22,7 +22,7 @@ LESSON = ROOT / "notebooks" / "01_channel_attention.ipynb"
 OTHER = ROOT / "notebooks" / "02_spatial_attention.ipynb"
 EXERCISE = "MyChannelGate"
 # How long the class may take per notebook: the endless loop uses all of it.
-TIMEOUT_S = 30
+TIMEOUT_S = 10
 
 
 def solution(lesson: Path = LESSON) -> tuple[int, str]:

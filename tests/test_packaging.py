@@ -46,3 +46,19 @@ def test_the_torch_pin_satisfies_the_declared_range():
     floors = dict(re.findall(r"(torch|torchvision)>=([\d.]+)", str(pyproject())))
     for name, pin in pins.items():
         assert tuple(map(int, pin.split("."))) >= tuple(map(int, floors[name].split(".")))
+
+
+def test_no_tracked_file_holds_a_merge_conflict_marker():
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    found = [
+        path
+        for path in tracked
+        if (ROOT / path).is_file()
+        and marker.search((ROOT / path).read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert found == [], f"unresolved merge conflicts in {found}"
