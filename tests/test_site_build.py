@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 
 import bam
-from bam.course import colab_link
 from tools import build_site
+from tools.course.repo import colab_link
 
 REPO = "https://github.com/me/bam-course"
 LESSON = "07_seeing_attention.ipynb"
@@ -68,6 +68,14 @@ def test_the_reference_page_covers_every_module_of_bam():
     documented = set(re.findall(r"^\.\. automodule:: (bam[\w.]*)$", page, re.MULTILINE))
     modules = {f"bam.{m.name}" for m in pkgutil.iter_modules(bam.__path__)}
     assert modules - documented == set(), "add the module to docs/site/api.md"
+
+
+def test_the_reference_page_documents_only_modules_of_bam():
+    # The reference documents the installed package; the course tooling is in tools/.
+    page = (build_site.SITE_PAGES / "api.md").read_text()
+    documented = set(re.findall(r"^\.\. automodule:: ([\w.]+)$", page, re.MULTILINE))
+    modules = {m.name for m in pkgutil.walk_packages(bam.__path__, "bam.")} | {"bam"}
+    assert documented - modules == set(), "docs/site/api.md documents a module bam does not have"
 
 
 def test_the_home_page_includes_a_part_of_the_readme_that_exists():

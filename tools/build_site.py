@@ -1,8 +1,8 @@
 """Build the rendered course: every lesson executed and shown with its outputs (``make site``).
 
-    python tools/build_site.py           # a full CPU run of every lesson -> build/site/
-    python tools/build_site.py --fast    # lessons in fast mode (BAM_FAST=1) -> build/site-fast/
-    python tools/build_site.py --rerun   # forget every cached execution first
+    python -m tools.build_site           # a full CPU run of every lesson -> build/site/
+    python -m tools.build_site --fast    # lessons in fast mode (BAM_FAST=1) -> build/site-fast/
+    python -m tools.build_site --rerun   # forget every cached execution first
 
 The site's own pages and its Sphinx configuration are in ``docs/site/``. A build (1) mirrors
 what the site shows into ``build/site-work/<mode>/src`` with the repository's layout (so every
@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+from tools.course.repo import colab_link, repository
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PAGES = REPO / "docs" / "site"
@@ -52,8 +54,6 @@ def package_digest(root: Path = REPO / "bam") -> str:
 
 def banner(lesson: str, repo: str, fast: bool) -> str:
     """The note at the top of a lesson's page: where its outputs come from, and how to run it."""
-    from bam.course import colab_link
-
     path = f"notebooks/{lesson}"
     how = (
         "in fast mode (`BAM_FAST=1`: tiny data and models, so its numbers and figures are not "
@@ -86,8 +86,6 @@ def site_lesson(nb: nbformat.NotebookNode, lesson: str, repo: str, fast: bool):
 
 def sources(fast: bool) -> dict[str, bytes]:
     """Every file of the site's source tree, by its path there."""
-    from bam.course import repository
-
     repo = repository(REPO)
     files = {
         path.relative_to(SITE_PAGES).as_posix(): path.read_bytes()
@@ -171,7 +169,9 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.build_site", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--fast", action="store_true", help="execute the lessons with BAM_FAST=1")
     parser.add_argument("--rerun", action="store_true", help="forget every cached execution")
     parser.add_argument("--out", type=Path, help="where the site goes (default: build/site)")
