@@ -55,7 +55,7 @@ test: lint $(TEACH)
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
 student: $(INSTALLED)
-	$(PY) -m bam.course student
+	$(PY) -m tools.course student
 
 # Lesson 07 in JupyterLab in headless Chromium: the attention explorer renders and responds.
 test-browser: $(INSTALLED)
@@ -94,10 +94,10 @@ $(SITE_INSTALLED): $(INSTALLED)
 	touch $@
 
 site: $(SITE_INSTALLED)
-	$(PY) tools/build_site.py $(ARGS)
+	$(PY) -m tools.build_site $(ARGS)
 
 site-fast: $(SITE_INSTALLED)
-	$(PY) tools/build_site.py --fast $(ARGS)
+	$(PY) -m tools.build_site --fast $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

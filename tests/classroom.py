@@ -15,7 +15,9 @@ from pathlib import Path
 
 import nbformat
 
-from bam import course
+from tools.course.notebook import dumps, read
+from tools.course.solutions import BEGIN, END
+from tools.course.student import exercise_cells, make_student
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "01_channel_attention.ipynb"
@@ -27,19 +29,15 @@ TIMEOUT_S = 10
 
 def solution(lesson: Path = LESSON) -> tuple[int, str]:
     """The index and the solved text of the lesson's exercise cell, markers removed."""
-    nb = course.read(lesson)
-    (index,) = course.exercise_cells(nb)[0]
-    lines = [
-        ln
-        for ln in nb.cells[index].source.splitlines()
-        if ln.strip() not in (course.BEGIN, course.END)
-    ]
+    nb = read(lesson)
+    (index,) = exercise_cells(nb)[0]
+    lines = [ln for ln in nb.cells[index].source.splitlines() if ln.strip() not in (BEGIN, END)]
     return index, "\n".join(lines)
 
 
 def learner(change=None, lesson: Path = LESSON, solved: bool = True) -> nbformat.NotebookNode:
     """The student copy of ``lesson``, solved unless ``solved`` is False, then ``change(nb, i)``."""
-    nb = course.make_student(course.read(lesson))
+    nb = make_student(read(lesson))
     index, text = solution(lesson)
     if solved:
         nb.cells[index].source = text
@@ -123,7 +121,7 @@ def write_class(folder: Path, names=None) -> dict[str, tuple[str, str]]:
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
-            path.write_text(course.dumps(content), encoding="utf-8")
+            path.write_text(dumps(content), encoding="utf-8")
         expected[rel] = (status, message)
     return expected
 
@@ -143,7 +141,7 @@ def write_timing_class(folder: Path, size: int) -> None:
         name = runs[number % len(runs)]
         path = folder / f"learner{number:02d}" / f"{name}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(course.dumps(CASES[name][0]), encoding="utf-8")
+        path.write_text(dumps(CASES[name][0]), encoding="utf-8")
 
 
 if __name__ == "__main__":

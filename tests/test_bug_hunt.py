@@ -5,13 +5,14 @@ tests are rejected with a message that says what they miss."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 from torch import nn
 
-from bam import BAM, ChannelGate, SpatialGate, course
+from bam import BAM, ChannelGate, SpatialGate
 from bam.checks import (
     BUGS,
     CheckFailed,
@@ -22,7 +23,7 @@ from bam.checks import (
 )
 from bam.profile import count_params
 
-LESSON = course.REPO_ROOT / "notebooks" / "04_bug_hunt.ipynb"
+LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "04_bug_hunt.ipynb"
 CALL_AT_LINE_START = re.compile(r"^\s*(run_test|check_\w+)\(|plt\.|%pip", re.MULTILINE)
 
 # bug: (the lesson's test, the lesson's buggy module)

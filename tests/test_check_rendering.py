@@ -10,7 +10,7 @@ import sys
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from bam import course
+from tools.course.notebook import KERNELSPEC
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -60,7 +60,7 @@ def ran() -> list:
         "helper()",
     ]
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
-    nb.metadata["kernelspec"] = dict(course.KERNELSPEC)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
     return nb.cells
 

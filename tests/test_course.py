@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from bam import course
+from tools.course import cli
+from tools.course.layout import REPO_ROOT
+from tools.course.notebook import KERNELSPEC, RAISES, checked_outputs, is_check_cell, read, write
+from tools.course.refresh import refresh
+from tools.course.repo import repository
+from tools.course.solutions import blank_solutions, solution_blocks
+from tools.course.student import exercise_cells, write_copies
 
 REPO = "https://github.com/bam-course/bam-course"
 OTHER_REPO = "https://github.com/bam-course/bam-course-extras"  # set-repo leaves it alone
@@ -95,13 +102,13 @@ def refreshed(tmp_path_factory) -> Path:
     """The fixture lesson after `refresh` and `student` (runs a kernel once for the module)."""
     root = tmp_path_factory.mktemp("course")
     lesson = make_tree(root)
-    assert course.refresh([lesson]) == [lesson]
-    course.student(root)
+    assert refresh([lesson]) == [lesson]
+    write_copies(root)
     return root
 
 
 def test_refresh_runs_in_fast_mode_and_keeps_only_checked_outputs(refreshed):
-    nb = course.read(refreshed / "notebooks" / "01_demo.ipynb")
+    nb = read(refreshed / "notebooks" / "01_demo.ipynb")
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [bool(c.outputs) for c in code] == [
         False,
@@ -117,9 +124,9 @@ def test_refresh_runs_in_fast_mode_and_keeps_only_checked_outputs(refreshed):
     assert "independent 4.0 1" in outputs_text(code[-1])  # BAM_FAST=1 inside the kernel
     assert "3.1416" in outputs_text(code[3])
     for position, cell in enumerate(code, start=1):
-        expected = position if course.is_check_cell(cell) else None
+        expected = position if is_check_cell(cell) else None
         assert cell.execution_count == expected
-    assert nb.metadata == {"kernelspec": course.KERNELSPEC, "language_info": {"name": "python"}}
+    assert nb.metadata == {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     assert all(cell.metadata == {} for cell in nb.cells)
 
 
@@ -127,8 +134,8 @@ def test_refresh_writes_a_stable_file(refreshed):
     path = refreshed / "notebooks" / "01_demo.ipynb"
     text = path.read_text()
     assert text.endswith("}\n") and text.startswith('{\n "cells": [\n  {\n   "cell_type"')
-    assert course.refresh([path], run=False) == []
-    assert course.refresh([path]) == []  # running again changes nothing
+    assert refresh([path], run=False) == []
+    assert refresh([path]) == []  # running again changes nothing
     assert path.read_text() == text
 
 
@@ -146,9 +153,9 @@ def test_strip_drops_outputs_counts_and_timing_metadata(tmp_path):
     ]
     path = tmp_path / "01_demo.ipynb"
     nbformat.write(nb, path)
-    assert course.main(["strip", str(path)]) == 0
-    stripped = course.read(path)
-    assert stripped.metadata.kernelspec == course.KERNELSPEC and "widgets" not in stripped.metadata
+    assert cli.main(["strip", str(path)]) == 0
+    stripped = read(path)
+    assert stripped.metadata.kernelspec == KERNELSPEC and "widgets" not in stripped.metadata
     plain, check = stripped.cells[2], stripped.cells[4]
     assert (plain.outputs, plain.execution_count, plain.metadata) == ([], None, {"tags": ["keep"]})
     assert check.execution_count == 4  # its place among the code cells: what nbval expects
@@ -173,7 +180,7 @@ def test_checked_outputs_that_cannot_be_compared_are_refused(tmp_path, output, c
     path = tmp_path / "01_demo.ipynb"
     nbformat.write(nb, path)
     with pytest.raises(ValueError, match=complaint):
-        course.refresh([path], run=False)
+        refresh([path], run=False)
 
 
 def test_refresh_stops_on_a_failing_cell_and_writes_nothing(tmp_path):
@@ -181,18 +188,18 @@ def test_refresh_stops_on_a_failing_cell_and_writes_nothing(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
     before = path.read_text()
-    assert course.main(["refresh", str(path)]) == 2
+    assert cli.main(["refresh", str(path)]) == 2
     assert path.read_text() == before
 
 
 def test_refresh_rejects_a_path_that_is_not_a_notebook(tmp_path):
     with pytest.raises(ValueError, match="not a notebook"):
-        course.refresh([tmp_path / "missing.ipynb"])
+        refresh([tmp_path / "missing.ipynb"])
 
 
 def test_solution_blocks_become_placeholders_at_their_indentation():
     source = "def f(x):\n    # BEGIN SOLUTION\n    return x\n    # END SOLUTION\nprint(1)"
-    assert course.blank_solutions(source) == (
+    assert blank_solutions(source) == (
         "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError\nprint(1)"
     )
 
@@ -208,11 +215,11 @@ def test_solution_blocks_become_placeholders_at_their_indentation():
 )
 def test_unbalanced_solution_markers_are_reported(source, complaint):
     with pytest.raises(ValueError, match=complaint):
-        course.solution_blocks(source, "lesson, cell 3")
+        solution_blocks(source, "lesson, cell 3")
 
 
 def test_cells_that_use_an_exercise_are_found_and_independent_ones_are_not():
-    exercises, dependent = course.exercise_cells(lesson_notebook())
+    exercises, dependent = exercise_cells(lesson_notebook())
     assert exercises == {3, 5}
     assert dependent == {4, 6, 7, 8}  # checks, `ring = area(...)`, and `print(ring)` after it
 
@@ -238,8 +245,8 @@ def test_a_class_scaffold_defines_its_class_and_only_using_it_raises():
             new_code_cell("gate = Gate()"),
         ]
     )
-    assert course.exercise_cells(nb) == ({0}, {1, 2})
-    student = course.blank_solutions(scaffold)
+    assert exercise_cells(nb) == ({0}, {1, 2})
+    student = blank_solutions(scaffold)
     assert "self.scale" not in student and student.count("raise NotImplementedError") == 2
     namespace: dict = {}
     exec(compile(student, "student", "exec"), namespace)  # the class line still defines Gate
@@ -265,7 +272,7 @@ def test_a_solution_block_holding_whole_definitions_keeps_their_headers_and_docs
         "    return x\n"
         "# END SOLUTION"
     )
-    assert course.blank_solutions(source) == (
+    assert blank_solutions(source) == (
         "class Gate(nn.Module):\n"
         "    # y = s * x  (the lesson's equation)\n\n"
         "    def __init__(self, scale: int = 2) -> None:\n"
@@ -284,7 +291,7 @@ def test_a_solution_block_holding_whole_definitions_keeps_their_headers_and_docs
 
 def test_a_solution_block_mixing_definitions_and_statements_is_blanked_whole():
     source = "# BEGIN SOLUTION\ndef helper(x):\n    return x\nanswer = helper(2)\n# END SOLUTION"
-    assert course.blank_solutions(source) == "# YOUR CODE HERE\nraise NotImplementedError"
+    assert blank_solutions(source) == "# YOUR CODE HERE\nraise NotImplementedError"
 
 
 def test_student_copy_hides_every_solution(refreshed):
@@ -295,9 +302,9 @@ def test_student_copy_hides_every_solution(refreshed):
 
 
 def test_student_copy_tags_exercises_and_their_dependents_and_keeps_the_rest(refreshed):
-    lesson = course.read(refreshed / "notebooks" / "01_demo.ipynb")
-    copy = course.read(refreshed / "notebooks" / "student" / "01_demo.ipynb")
-    tagged = {i for i, c in enumerate(copy.cells) if course.RAISES in c.metadata.get("tags", [])}
+    lesson = read(refreshed / "notebooks" / "01_demo.ipynb")
+    copy = read(refreshed / "notebooks" / "student" / "01_demo.ipynb")
+    tagged = {i for i, c in enumerate(copy.cells) if RAISES in c.metadata.get("tags", [])}
     assert tagged == {3, 4, 5, 6, 7, 8}
     assert all(copy.cells[i].outputs == [] for i in tagged)
     assert copy.cells[9].outputs == lesson.cells[9].outputs  # the independent check stays
@@ -308,7 +315,7 @@ def test_student_copy_runs_its_exercises_raise_and_later_cells_still_run(refresh
     from nbclient import NotebookClient
 
     folder = refreshed / "notebooks" / "student"
-    copy = course.read(folder / "01_demo.ipynb")
+    copy = read(folder / "01_demo.ipynb")
     NotebookClient(
         copy, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
@@ -344,32 +351,32 @@ def test_student_copy_passes_nbval_which_still_compares_the_independent_check(re
 
     tampered = refreshed / "tampered"
     (tampered / "notebooks").mkdir(parents=True)
-    nb = course.read(refreshed / "notebooks" / "student" / "01_demo.ipynb")
+    nb = read(refreshed / "notebooks" / "student" / "01_demo.ipynb")
     nb.cells[9].outputs[0].text = "independent 5.0 1\n"
-    course.write(nb, tampered / "notebooks" / "01_demo.ipynb")
+    write(nb, tampered / "notebooks" / "01_demo.ipynb")
     result = run_nbval(tampered, "notebooks/01_demo.ipynb")
     assert result.returncode == 1 and "1 failed, 8 passed" in result.stdout
 
 
 def test_student_is_idempotent_and_check_finds_a_stale_copy(refreshed, capsys):
-    assert course.student(refreshed) == []
-    assert course.main(["--root", str(refreshed), "student", "--check"]) == 0
+    assert write_copies(refreshed) == []
+    assert cli.main(["--root", str(refreshed), "student", "--check"]) == 0
     lesson = refreshed / "notebooks" / "01_demo.ipynb"
     original = lesson.read_text()
     try:
-        nb = course.read(lesson)
+        nb = read(lesson)
         nb.cells.append(new_markdown_cell("## Summary"))
-        course.write(nb, lesson)
-        assert course.main(["--root", str(refreshed), "student", "--check"]) == 1
+        write(nb, lesson)
+        assert cli.main(["--root", str(refreshed), "student", "--check"]) == 1
         assert "notebooks/student/01_demo.ipynb" in capsys.readouterr().err
     finally:
         lesson.write_text(original)
-    assert course.student(refreshed, check=True) == []
+    assert write_copies(refreshed, check=True) == []
 
 
 def test_committed_student_copies_match_the_lessons():
-    stale = [p.relative_to(course.REPO_ROOT).as_posix() for p in course.student(check=True)]
-    assert stale == [], f"out of date: {stale}; run `python -m bam.course student` (make student)"
+    stale = [p.relative_to(REPO_ROOT).as_posix() for p in write_copies(check=True)]
+    assert stale == [], f"out of date: {stale}; run `python -m tools.course student` (make student)"
 
 
 @pytest.mark.parametrize(
@@ -382,11 +389,11 @@ def test_committed_student_copies_match_the_lessons():
 )
 def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, url):
     lesson = make_tree(tmp_path)
-    course.refresh([lesson], run=False)
-    course.student(tmp_path)
-    assert course.main(["--root", str(tmp_path), "set-repo", url]) == 0
+    refresh([lesson], run=False)
+    write_copies(tmp_path)
+    assert cli.main(["--root", str(tmp_path), "set-repo", url]) == 0
     new = "https://github.com/someone/my-course"
-    assert course.repository(tmp_path) == new
+    assert repository(tmp_path) == new
     for path in (
         lesson,
         tmp_path / "notebooks" / "student" / "01_demo.ipynb",
@@ -399,7 +406,7 @@ def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, u
     readme = (tmp_path / "README.md").read_text()
     assert f"git clone {new}.git" in readme and f"pip install {new}/archive/main.zip" in readme
     assert f"Not ours: {OTHER_REPO}\n" in readme
-    assert course.student(tmp_path, check=True) == []  # lesson and copy were rewritten alike
+    assert write_copies(tmp_path, check=True) == []  # lesson and copy were rewritten alike
 
 
 @pytest.mark.parametrize(
@@ -416,7 +423,7 @@ def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, u
 def test_set_repo_rejects_addresses_that_are_not_github_repositories(tmp_path, url, capsys):
     make_tree(tmp_path)
     before = (tmp_path / "pyproject.toml").read_text()
-    assert course.main(["--root", str(tmp_path), "set-repo", url]) == 2
+    assert cli.main(["--root", str(tmp_path), "set-repo", url]) == 2
     assert "expected https://github.com/OWNER/REPO" in capsys.readouterr().err
     assert (tmp_path / "pyproject.toml").read_text() == before
 
@@ -425,5 +432,18 @@ def test_checked_print_chunks_are_stored_as_one_output():
     # A kernel may deliver one print in several stream messages; the stored text must not
     # depend on how it was split, or every refresh would change the committed file.
     chunks = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in ("ab", "c\n")]
-    kept = course._clean_check_outputs(chunks, 1, "cell 1", allow_errors=False)
+    kept = checked_outputs(chunks, 1, "cell 1", allow_errors=False)
     assert [o["text"] for o in kept] == ["abc\n"]
+
+
+def test_the_command_line_runs_from_the_checkout_and_lists_its_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.course", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m tools.course")
+    for command in ("refresh", "strip", "student", "set-repo"):
+        assert re.search(rf"^\s+{command}\s+\w", result.stdout, re.MULTILINE), command

@@ -15,8 +15,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import classroom  # noqa: E402
 
-from bam import course  # noqa: E402
 from tools import grade, grade_report  # noqa: E402
+from tools.course.layout import REPO_ROOT  # noqa: E402
+from tools.course.notebook import read  # noqa: E402
+from tools.course.student import make_student  # noqa: E402
 
 LESSONS = grade.load_lessons()
 
@@ -148,13 +150,13 @@ def test_report_lists_what_learners_got_stuck_on(graded):
 
 def test_every_lesson_stub_is_not_attempted_and_its_solution_runs():
     for number, lesson in LESSONS.items():
-        path = next((course.REPO_ROOT / "notebooks").glob(f"{number}_*.ipynb"))
-        untouched = course.make_student(course.read(path))
+        path = next((REPO_ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+        untouched = make_student(read(path))
         sub = grade.Submission(path, "x", "x")
         assert grade.plan(sub, untouched, lesson) == [], number
         assert {o.status for o in sub.outcomes.values()} == {"not attempted"}
         solved = grade.Submission(path, "x", "x")
-        todo = grade.plan(solved, course.read(path), lesson)
+        todo = grade.plan(solved, read(path), lesson)
         assert [ex.name for ex, _ in todo] == [ex.name for ex in lesson.exercises], number
         assert grade.identify(untouched, Path("renamed.ipynb"), LESSONS) == number
 

@@ -9,24 +9,27 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from bam import course
+from tools.course.cells import bound_names, parse_cell, read_names
+from tools.course.layout import REPO_ROOT, STUDENT_DIR, lessons, student_copies, student_path
+from tools.course.notebook import KERNELSPEC, dumps, read
+from tools.course.rules import problems
+from tools.course.solutions import blank_solutions, solution_blocks
+from tools.course.student import exercise_cells, make_student, write_copies
 
-NOTEBOOKS = course.lessons() + sorted(
-    (course.REPO_ROOT / "notebooks" / course.STUDENT_DIR).glob(course.LESSON_GLOB)
-)
+NOTEBOOKS = lessons() + student_copies()
 REPO = "https://github.com/bam-course/bam-course"
 
 
 @pytest.mark.skipif(not NOTEBOOKS, reason="no lesson notebooks yet")
 @pytest.mark.parametrize(
-    "path", NOTEBOOKS, ids=[p.relative_to(course.REPO_ROOT).as_posix() for p in NOTEBOOKS]
+    "path", NOTEBOOKS, ids=[p.relative_to(REPO_ROOT).as_posix() for p in NOTEBOOKS]
 )
 def test_notebook_follows_the_authoring_rules(path):
-    found = course.problems(path)
-    assert not found, f"{path.relative_to(course.REPO_ROOT)}:\n  " + "\n  ".join(found)
+    found = problems(path)
+    assert not found, f"{path.relative_to(REPO_ROOT)}:\n  " + "\n  ".join(found)
 
 
-LESSONS = course.lessons()
+LESSONS = lessons()
 
 
 def visible_text(nb: nbformat.NotebookNode) -> str:
@@ -47,12 +50,12 @@ def secret_lines(lesson: nbformat.NotebookNode) -> set[str]:
     inside, outside = set(), set()
     for cell in lesson.cells:
         lines = [line.strip() for line in cell.source.splitlines()]
-        blocks = course.solution_blocks(cell.source) if cell.cell_type == "code" else []
+        blocks = solution_blocks(cell.source) if cell.cell_type == "code" else []
         hidden = {i for begin, end in blocks for i in range(begin, end + 1)}
         for i, line in enumerate(lines):
             (inside if i in hidden else outside).add(line)
         if blocks:  # what a stub keeps of a whole definition (its header, docstring) is shown
-            outside |= {line.strip() for line in course.blank_solutions(cell.source).splitlines()}
+            outside |= {line.strip() for line in blank_solutions(cell.source).splitlines()}
     # Short lines (")", "return x") say nothing about the solution; markers are not solution.
     return {line for line in inside - outside if len(line) >= 10 and not line.startswith("#")}
 
@@ -60,11 +63,11 @@ def secret_lines(lesson: nbformat.NotebookNode) -> set[str]:
 @pytest.mark.skipif(not LESSONS, reason="no lesson notebooks yet")
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.name for p in LESSONS])
 def test_no_student_copy_shows_a_solution(lesson):
-    copy = course.student_path(lesson)
+    copy = student_path(lesson)
     if not copy.exists():
         pytest.skip(f"no student copy of {lesson.name} yet")
-    shown = visible_text(course.read(copy))
-    leaked = [line for line in secret_lines(course.read(lesson)) if line in shown]
+    shown = visible_text(read(copy))
+    leaked = [line for line in secret_lines(read(lesson)) if line in shown]
     assert not leaked, f"{copy.name} shows solution lines: {leaked}"
 
 
@@ -73,25 +76,25 @@ def test_no_student_copy_shows_a_solution(lesson):
 def test_every_student_exercise_defines_what_its_check_needs(lesson):
     # The stub keeps the name (and signature) that the check cell after the exercise uses, so
     # the check says "not written yet" rather than NameError.
-    copy = course.student_path(lesson)
+    copy = student_path(lesson)
     if not copy.exists():
         pytest.skip(f"no student copy of {lesson.name} yet")
-    solution, student = course.read(lesson), course.read(copy)
-    for index in sorted(course.exercise_cells(solution)[0]):
+    solution, student = read(lesson), read(copy)
+    for index in sorted(exercise_cells(solution)[0]):
         where = f"{lesson.name}, cell {index}"
         check = next(c for c in solution.cells[index + 1 :] if c.cell_type == "code")
-        needed = course._read_names(course._python(check.source, where)) & course._bound_names(
-            course._python(solution.cells[index].source, where)
+        needed = read_names(parse_cell(check.source, where)) & bound_names(
+            parse_cell(solution.cells[index].source, where)
         )
-        defined = course._bound_names(course._python(student.cells[index].source, where))
+        defined = bound_names(parse_cell(student.cells[index].source, where))
         assert needed, f"{where}: the check after the exercise uses nothing it defines"
         assert needed <= defined, f"{where}: the student copy does not define {needed - defined}"
 
 
 def test_every_lesson_has_a_student_copy_and_no_copy_lacks_a_lesson():
-    lessons = {p.name for p in course.lessons()}
-    copies = {p.name for p in NOTEBOOKS if p.parent.name == course.STUDENT_DIR}
-    assert copies == lessons, "run `python -m bam.course student`"
+    names = {p.name for p in lessons()}
+    copies = {p.name for p in NOTEBOOKS if p.parent.name == STUDENT_DIR}
+    assert copies == names, "run `python -m tools.course student`"
 
 
 def good_lesson(name: str = "03_demo.ipynb") -> nbformat.NotebookNode:
@@ -115,7 +118,7 @@ def good_lesson(name: str = "03_demo.ipynb") -> nbformat.NotebookNode:
             ),
             check,
         ],
-        metadata={"kernelspec": dict(course.KERNELSPEC), "language_info": {"name": "python"}},
+        metadata={"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}},
     )
 
 
@@ -123,14 +126,14 @@ def problems_of(tmp_path: Path, nb: nbformat.NotebookNode, name: str = "03_demo.
     (tmp_path / "notebooks").mkdir(exist_ok=True)
     (tmp_path / "pyproject.toml").write_text(f'[project.urls]\nRepository = "{REPO}"\n')
     path = tmp_path / "notebooks" / name
-    path.write_text(course.dumps(nb))
-    return course.problems(path, tmp_path)
+    path.write_text(dumps(nb))
+    return problems(path, tmp_path)
 
 
 def test_a_lesson_that_follows_the_rules_and_its_student_copy_pass(tmp_path):
     assert problems_of(tmp_path, good_lesson()) == []
-    course.student(tmp_path)
-    assert course.problems(tmp_path / "notebooks" / "student" / "03_demo.ipynb", tmp_path) == []
+    write_copies(tmp_path)
+    assert problems(tmp_path / "notebooks" / "student" / "03_demo.ipynb", tmp_path) == []
 
 
 def break_output(nb):
@@ -217,7 +220,7 @@ def test_a_student_copy_with_solution_markers_is_reported(tmp_path):
 def test_a_solution_line_in_a_student_copy_output_is_found():
     lesson = good_lesson()
     assert secret_lines(lesson) == {"return 2 * x"}
-    copy = course.make_student(lesson)
+    copy = make_student(lesson)
     assert "return 2 * x" not in visible_text(copy)
     copy.cells[3].outputs = [new_output("stream", name="stdout", text="hint: return 2 * x\n")]
     assert "return 2 * x" in visible_text(copy)

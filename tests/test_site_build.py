@@ -7,15 +7,17 @@ from pathlib import Path
 import nbformat
 
 import bam
-from bam.course import colab_link
 from tools import build_site
+from tools.course import layout
+from tools.course.layout import REPO_ROOT
+from tools.course.repo import colab_link
 
 REPO = "https://github.com/me/bam-course"
 LESSON = "07_seeing_attention.ipynb"
 
 
 def lesson() -> nbformat.NotebookNode:
-    return nbformat.read(build_site.REPO / "notebooks" / LESSON, as_version=4)
+    return nbformat.read(REPO_ROOT / "notebooks" / LESSON, as_version=4)
 
 
 def test_a_site_lesson_keeps_its_code_so_its_cached_execution_still_matches():
@@ -57,7 +59,7 @@ def test_a_change_to_the_package_changes_its_digest(tmp_path):
 
 def test_the_sources_hold_every_lesson_its_student_copy_and_the_guides():
     files = build_site.sources(fast=True)
-    lessons = sorted(p.name for p in (build_site.REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    lessons = [p.name for p in layout.lessons()]
     assert {f"notebooks/{n}" for n in lessons} <= set(files)
     assert {f"notebooks/student/{n}" for n in lessons} <= set(files)
     assert {"index.md", "api.md", "conf.py", "README.md", "docs/instructors.md"} <= set(files)
@@ -70,8 +72,16 @@ def test_the_reference_page_covers_every_module_of_bam():
     assert modules - documented == set(), "add the module to docs/site/api.md"
 
 
+def test_the_reference_page_documents_only_modules_of_bam():
+    # The reference documents the installed package; the course tooling is in tools/.
+    page = (build_site.SITE_PAGES / "api.md").read_text()
+    documented = set(re.findall(r"^\.\. automodule:: ([\w.]+)$", page, re.MULTILINE))
+    modules = {m.name for m in pkgutil.walk_packages(bam.__path__, "bam.")} | {"bam"}
+    assert documented - modules == set(), "docs/site/api.md documents a module bam does not have"
+
+
 def test_the_home_page_includes_a_part_of_the_readme_that_exists():
-    readme = (build_site.REPO / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     index = (build_site.SITE_PAGES / "index.md").read_text()
     for marker in re.findall(r":(?:start-after|end-before): (.+)", index):
         assert marker.strip() in readme, f"README.md lost the marker {marker!r}"

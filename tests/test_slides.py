@@ -7,10 +7,13 @@ import re
 import nbformat
 import pytest
 
-from bam import course
 from tools import slides
+from tools.course.layout import REPO_ROOT
+from tools.course.notebook import clean, dumps, read
+from tools.course.solutions import BEGIN
+from tools.course.student import exercise_cells, make_student
 
-LESSON = course.REPO_ROOT / "notebooks" / "01_channel_attention.ipynb"
+LESSON = REPO_ROOT / "notebooks" / "01_channel_attention.ipynb"
 
 
 def notebook(*cells: tuple[str, str]) -> nbformat.NotebookNode:
@@ -40,28 +43,28 @@ def test_a_slide_starts_at_the_title_and_each_section_code_gets_a_sub_slide():
 
 def test_marking_a_lesson_is_deterministic_and_keeps_it_clean(tmp_path):
     copy = tmp_path / LESSON.name
-    unmarked = course.read(LESSON)
+    unmarked = read(LESSON)
     for cell in unmarked.cells:
         cell.metadata.pop("slideshow", None)
-    copy.write_text(course.dumps(course.clean(unmarked, copy.name)), encoding="utf-8")
+    copy.write_text(dumps(clean(unmarked, copy.name)), encoding="utf-8")
     assert slides.mark_files([copy]) == [copy]
     assert copy.read_text(encoding="utf-8") == LESSON.read_text(encoding="utf-8")  # as committed
     text = copy.read_text(encoding="utf-8")
     assert slides.mark_files([copy]) == []  # the same marks again: nothing changes
-    nb = course.read(copy)
-    assert course.dumps(course.clean(nbformat.from_dict(nb), copy.name)) == text
+    nb = read(copy)
+    assert dumps(clean(nbformat.from_dict(nb), copy.name)) == text
     kinds = [cell.metadata["slideshow"]["slide_type"] for cell in nb.cells]
-    assert kinds == slides.slide_types(course.read(LESSON))
+    assert kinds == slides.slide_types(read(LESSON))
     assert kinds.count("slide") == 1 + sum(
         c.cell_type == "markdown" and c.source.startswith("## ") for c in nb.cells
     )
     # The student copy made from a marked lesson keeps the marks.
-    student = course.make_student(nb, copy.name)
+    student = make_student(nb, copy.name)
     assert [c.metadata["slideshow"]["slide_type"] for c in student.cells] == kinds
 
 
 def test_marks_already_in_a_lesson_are_used_as_they_are():
-    nb = course.read(LESSON)
+    nb = read(LESSON)
     for cell in nb.cells:
         cell.metadata["slideshow"] = {"slide_type": "-"}
     nb.cells[0].metadata["slideshow"] = {"slide_type": "slide"}
@@ -70,10 +73,10 @@ def test_marks_already_in_a_lesson_are_used_as_they_are():
 
 
 def test_slides_show_the_stub_not_the_solution_and_no_test_markers():
-    nb = course.read(LESSON)
-    (index,) = course.exercise_cells(nb)[0]
+    nb = read(LESSON)
+    (index,) = exercise_cells(nb)[0]
     shown = slides.for_slides(nb, LESSON.name)
-    assert course.BEGIN not in shown.cells[index].source
+    assert BEGIN not in shown.cells[index].source
     assert "self.mlp" not in shown.cells[index].source
     assert "raise NotImplementedError" in shown.cells[index].source
     assert not any("NBVAL_CHECK_OUTPUT" in c.source for c in shown.cells)
@@ -95,7 +98,7 @@ def deck(tmp_path_factory):
 
 def test_a_deck_has_a_slide_per_section_and_the_figures_of_the_run(deck):
     _, page = deck
-    nb = course.read(LESSON)
+    nb = read(LESSON)
     sections = 1 + sum(c.cell_type == "markdown" and c.source.startswith("## ") for c in nb.cells)
     # reveal.js nests: one outer <section> per slide, each holding its sub-slides.
     outer = re.findall(r'<section\s+data-slide-type="slide"|<section>\s*<section', page)

@@ -1,1 +1,2 @@
-"""Tooling for teaching the course (grading, slides): used from the repository, not installed."""
+"""Tooling beside the package, used from a checkout and not installed: the course's notebook
+tooling (``tools.course``), grading, slides, the rendered site and the shipped artifacts."""

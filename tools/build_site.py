@@ -1,8 +1,8 @@
 """Build the rendered course: every lesson executed and shown with its outputs (``make site``).
 
-    python tools/build_site.py           # a full CPU run of every lesson -> build/site/
-    python tools/build_site.py --fast    # lessons in fast mode (BAM_FAST=1) -> build/site-fast/
-    python tools/build_site.py --rerun   # forget every cached execution first
+    python -m tools.build_site           # a full CPU run of every lesson -> build/site/
+    python -m tools.build_site --fast    # lessons in fast mode (BAM_FAST=1) -> build/site-fast/
+    python -m tools.build_site --rerun   # forget every cached execution first
 
 The site's own pages and its Sphinx configuration are in ``docs/site/``. A build (1) mirrors
 what the site shows into ``build/site-work/<mode>/src`` with the repository's layout (so every
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
-SITE_PAGES = REPO / "docs" / "site"
-WORK = REPO / "build" / "site-work"
-OUT = {"full": REPO / "build" / "site", "fast": REPO / "build" / "site-fast"}
-LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+from tools.course.layout import REPO_ROOT, lessons, student_path
+from tools.course.repo import colab_link, repository
+
+SITE_PAGES = REPO_ROOT / "docs" / "site"
+WORK = REPO_ROOT / "build" / "site-work"
+OUT = {"full": REPO_ROOT / "build" / "site", "fast": REPO_ROOT / "build" / "site-fast"}
 # Docs pages shown beside the lessons (docs/site/ holds the site's own pages).
 GUIDES = ("instructors.md", "authoring.md")
 # The lessons' Colab badge, and the copy the site shows so that its pages load nothing from
@@ -39,7 +40,7 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LOCAL_BADGE = "../_static/colab-badge.svg"
 
 
-def package_digest(root: Path = REPO / "bam") -> str:
+def package_digest(root: Path = REPO_ROOT / "bam") -> str:
     """SHA-256 over the ``bam`` package's code and shipped results: what lesson outputs depend
     on besides the lessons themselves."""
     h = hashlib.sha256()
@@ -52,8 +53,6 @@ def package_digest(root: Path = REPO / "bam") -> str:
 
 def banner(lesson: str, repo: str, fast: bool) -> str:
     """The note at the top of a lesson's page: where its outputs come from, and how to run it."""
-    from bam.course import colab_link
-
     path = f"notebooks/{lesson}"
     how = (
         "in fast mode (`BAM_FAST=1`: tiny data and models, so its numbers and figures are not "
@@ -86,24 +85,21 @@ def site_lesson(nb: nbformat.NotebookNode, lesson: str, repo: str, fast: bool):
 
 def sources(fast: bool) -> dict[str, bytes]:
     """Every file of the site's source tree, by its path there."""
-    from bam.course import repository
-
-    repo = repository(REPO)
+    repo = repository(REPO_ROOT)
     files = {
         path.relative_to(SITE_PAGES).as_posix(): path.read_bytes()
         for path in SITE_PAGES.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
-    files["README.md"] = (REPO / "README.md").read_bytes()
+    files["README.md"] = (REPO_ROOT / "README.md").read_bytes()
     for name in GUIDES:
-        files[f"docs/{name}"] = (REPO / "docs" / name).read_bytes()
-    for path in (REPO / "docs" / "figures").glob("*"):
+        files[f"docs/{name}"] = (REPO_ROOT / "docs" / name).read_bytes()
+    for path in (REPO_ROOT / "docs" / "figures").glob("*"):
         files[f"docs/figures/{path.name}"] = path.read_bytes()
-    for path in sorted((REPO / "notebooks").glob(LESSON_GLOB)):
+    for path in lessons(REPO_ROOT):
         nb = site_lesson(nbformat.read(path, as_version=4), path.name, repo, fast)
         files[f"notebooks/{path.name}"] = nbformat.writes(nb).encode()
-        student = REPO / "notebooks" / "student" / path.name
-        files[f"notebooks/student/{path.name}"] = student.read_bytes()
+        files[f"notebooks/student/{path.name}"] = student_path(path).read_bytes()
     return files
 
 
@@ -152,7 +148,7 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
         "BAM_STATIC": "1",
         "BAM_SITE_CACHE": str(cache),
         "OMP_WAIT_POLICY": "PASSIVE",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
     start = time.monotonic()
     shutil.rmtree(out, ignore_errors=True)  # no page of an earlier build stays behind
@@ -171,7 +167,9 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.build_site", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--fast", action="store_true", help="execute the lessons with BAM_FAST=1")
     parser.add_argument("--rerun", action="store_true", help="forget every cached execution")
     parser.add_argument("--out", type=Path, help="where the site goes (default: build/site)")

@@ -53,9 +53,11 @@ from pathlib import Path
 
 import nbformat
 
-from bam import course
+from tools.course import cells, notebook
+from tools.course.layout import REPO_ROOT, lessons
+from tools.course.rules import CHECK_CALL
+from tools.course.student import exercise_cells, make_student
 
-REPO_ROOT = course.REPO_ROOT
 DEFAULT_TIMEOUT_S = 120
 KERNEL_START_S = 300
 SETUP_TIMEOUT_S = 300  # per cell of the lesson's own set-up, not counted in --timeout
@@ -124,18 +126,18 @@ def _names_in_order(tree: ast.Module) -> list[str]:
 
 def load_lesson(path: Path) -> Lesson:
     """The exercises of the lesson notebook at ``path`` (its student copy is made in memory)."""
-    nb = course.read(path)
+    nb = notebook.read(path)
     where = path.name
-    student = course.make_student(nb, where)
-    exercises, dependent = course.exercise_cells(nb, where)
+    student = make_student(nb, where)
+    exercises, dependent = exercise_cells(nb, where)
     title = re.match(r"#\s*\d\d\s*·\s*(.+)", nb.cells[0].source) if nb.cells else None
     found = []
     for index in sorted(exercises):
-        tree = course._python(nb.cells[index].source, f"{where}, cell {index}")
-        bound = course._bound_names(tree)
+        tree = cells.parse_cell(nb.cells[index].source, f"{where}, cell {index}")
+        bound = cells.bound_names(tree)
         ordered = _names_in_order(tree) or sorted(bound)
         check = next(c for c in student.cells[index + 1 :] if c.cell_type == "code").source
-        calls = tuple(ln.strip() for ln in check.splitlines() if course.CHECK_CALL.search(ln))
+        calls = tuple(ln.strip() for ln in check.splitlines() if CHECK_CALL.search(ln))
         setup = tuple(
             cell.source
             for i, cell in enumerate(student.cells[:index])
@@ -157,7 +159,7 @@ def load_lesson(path: Path) -> Lesson:
 
 def load_lessons(root: Path = REPO_ROOT) -> dict[str, Lesson]:
     """Every lesson with at least one exercise, by number."""
-    loaded = (load_lesson(p) for p in course.lessons(root))
+    loaded = (load_lesson(p) for p in lessons(root))
     return {lesson.number: lesson for lesson in loaded if lesson.exercises}
 
 
@@ -192,7 +194,7 @@ def _normal(source: str) -> str:
 def _binds(source: str, names: frozenset[str]) -> bool:
     """True if the cell binds any of ``names`` at module level (by regex if it does not parse)."""
     try:
-        return bool(course._bound_names(course._python(source, "cell")) & names)
+        return bool(cells.bound_names(cells.parse_cell(source, "cell")) & names)
     except ValueError:  # a syntax error: the learner's cell still counts as their attempt
         return any(
             re.search(rf"^(?:class|def)\s+{re.escape(n)}\b|^{re.escape(n)}\s*=", source, re.M)
@@ -269,7 +271,7 @@ def _error(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
 def _globals_read(source: str) -> set[str]:
     """Module-level names a cell reads, also inside its functions and classes (they run when
     called); a function's own parameters and locals are not among them."""
-    table = symtable.symtable(ast.unparse(course._python(source, "cell")), "cell", "exec")
+    table = symtable.symtable(ast.unparse(cells.parse_cell(source, "cell")), "cell", "exec")
     found, tables = set(), [table]
     while tables:
         scope = tables.pop()
@@ -296,7 +298,7 @@ def _needed(setup: Sequence[str], sources: Sequence[str]) -> list[int]:
         return list(range(len(setup)))
     kept = []
     for index in reversed(range(len(setup))):
-        bound = course._bound_names(course._python(setup[index], f"set-up cell {index}"))
+        bound = cells.bound_names(cells.parse_cell(setup[index], f"set-up cell {index}"))
         if bound & wanted:
             kept.append(index)
             wanted |= _globals_read(setup[index])
@@ -325,7 +327,7 @@ async def run_exercises(
 
     scratch = Path(tempfile.mkdtemp(prefix="bam-grade-"))
     shutil.copy(submission.path, scratch / "submission.ipynb")
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(course.KERNELSPEC)})
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(notebook.KERNELSPEC)})
     client = NotebookClient(
         nb,
         kernel_name="python3",

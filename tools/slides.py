@@ -33,10 +33,12 @@ from pathlib import Path
 
 import nbformat
 
-from bam import course
+from tools.course import layout, notebook
+from tools.course.repo import BADGE
+from tools.course.solutions import blank_solutions
+from tools.course.student import exercise_cells
 
-REPO_ROOT = course.REPO_ROOT
-DEFAULT_OUT = REPO_ROOT / "build" / "slides"
+DEFAULT_OUT = layout.REPO_ROOT / "build" / "slides"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CELL_TIMEOUT_S = 1800
 SETUP_CELL = re.compile(r"""["']google\.colab["']\s+in\s+sys\.modules""")
@@ -83,7 +85,7 @@ def mark_files(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         if path.suffix != ".ipynb" or not path.is_file():
             raise ValueError(f"{path}: not a notebook file (expected an existing .ipynb)")
-        if course.write(mark(course.read(path)), path):
+        if notebook.write(mark(notebook.read(path)), path):
             changed.append(path)
     return changed
 
@@ -116,7 +118,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, fast: bool, timeout_s: int) ->
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (str(layout.REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     if fast:
         env["BAM_FAST"] = "1"
@@ -141,12 +143,12 @@ def for_slides(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     nb = copy.deepcopy(nb)
     if not is_marked(nb):
         mark(nb)
-    exercises, _ = course.exercise_cells(nb, name)
+    exercises, _ = exercise_cells(nb, name)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":  # the Colab badge is an image from the network
-            cell.source = course.BADGE.sub("", cell.source)
+            cell.source = BADGE.sub("", cell.source)
         if index in exercises:
-            cell.source = course.blank_solutions(cell.source, f"{name}, cell {index}")
+            cell.source = blank_solutions(cell.source, f"{name}, cell {index}")
         if cell.cell_type == "code":
             cell.source = CHECK_MARKER.sub("", cell.source)
     return nb
@@ -180,7 +182,7 @@ def build(
     written, failed = [], {}
     for lesson in lessons:
         print(f"running {lesson.name}{' (BAM_FAST=1)' if fast else ''} ...", flush=True)
-        nb = course.read(lesson)
+        nb = notebook.read(lesson)
         if not is_marked(nb):
             mark(nb)  # in this copy only; `mark` writes them into the lesson
         try:
@@ -234,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in args.notebooks:
                 print(f"{path}: {'marked' if path in changed else 'unchanged'}")
             return 0
-        lessons = args.notebooks or course.lessons()
+        lessons = args.notebooks or layout.lessons()
         missing = [p for p in lessons if p.suffix != ".ipynb" or not p.is_file()]
         if missing:
             raise ValueError(f"{missing[0]}: not a notebook file (expected an existing .ipynb)")

@@ -3,10 +3,11 @@ which copies this folder to the root of the site's source tree, beside the lesso
 
 import os
 
-from bam.course import repository
+from tools.course.repo import repository
 
 FAST = os.environ.get("BAM_FAST") == "1"
-REPOSITORY = repository()  # [project.urls] Repository, the address `bam.course set-repo` sets
+# [project.urls] Repository: the address `python -m tools.course set-repo` sets.
+REPOSITORY = repository()
 
 project = "BAM course"
 html_title = "BAM: the Bottleneck Attention Module, built and understood"

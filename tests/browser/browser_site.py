@@ -213,7 +213,7 @@ def _link_problems(seen: dict[str, dict], base: str) -> list[str]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    from bam.course import repository
+    from tools.course.repo import repository
 
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SITE
     pages = check_site(folder, repository().removeprefix("https://github.com/"))

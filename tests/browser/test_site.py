@@ -14,7 +14,7 @@ from pathlib import Path
 import browser_site
 import pytest
 
-from bam.course import repository
+from tools.course.repo import repository
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("BAM_BROWSER") != "1", reason="real-browser test: run tests/browser/run.sh"

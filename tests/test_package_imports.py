@@ -1,0 +1,72 @@
+"""The installed package needs only its declared dependencies: the notebook tooling is in tools/."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bam
+
+ROOT = Path(__file__).resolve().parents[1]
+# Needed by the course tooling (tools/course, the `dev` extra), never by the package.
+TOOLING_ONLY = ("nbformat", "nbclient")
+
+IMPORT_EVERY_MODULE = f"""
+import importlib, pkgutil, sys
+
+for name in {TOOLING_ONLY!r}:
+    sys.modules[name] = None  # from now on, `import {TOOLING_ONLY[0]}` raises ImportError
+try:
+    import {TOOLING_ONLY[0]}
+except ImportError:
+    pass
+else:
+    raise SystemExit("blocking the import did not work")
+
+import bam
+
+
+def fail(name):
+    raise
+
+
+names = [m.name for m in pkgutil.walk_packages(bam.__path__, "bam.", onerror=fail)]
+for name in names:
+    importlib.import_module(name)
+print(len(names), "modules imported")
+"""
+
+
+def test_every_bam_module_imports_without_the_notebook_tooling():
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_MODULE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout.split()[0]) > 20  # the walk found the package's modules
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level names of the modules a file imports anywhere (inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_no_bam_module_imports_the_notebook_tooling_even_lazily():
+    package = Path(bam.__file__).parent
+    offenders = {}
+    for path in sorted(package.rglob("*.py")):
+        if found := imported_modules(path) & set(TOOLING_ONLY):
+            offenders[path.relative_to(package.parent).as_posix()] = sorted(found)
+    assert offenders == {}, "the notebook tooling belongs in tools/course"

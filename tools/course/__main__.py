@@ -1,0 +1,7 @@
+"""``python -m tools.course``: see ``tools.course.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
