@@ -26,7 +26,7 @@ Where things are:
     bug_catalog, right_versions, buggy_versions: the versions lesson 04's grading runs
 """
 
-from bam.checks.alignment import describe, execution_order
+from bam.checks.alignment import execution_order
 from bam.checks.augmentation import check_crop
 from bam.checks.branches import check_bam, check_channel_gate, check_spatial_gate
 from bam.checks.bug_catalog import BUGS
@@ -35,7 +35,7 @@ from bam.checks.instruments import allocated_bytes, parameters_without_gradient
 from bam.checks.localisation import check_energy_share
 from bam.checks.networks import check_add_bam
 from bam.checks.peers import check_squeeze_excite
-from bam.checks.speaking import CheckFailed, NotWrittenYet, learner_frame, raise_if_unfinished
+from bam.checks.speaking import CheckFailed, NotWrittenYet, raise_if_unfinished
 
 __all__ = [
     "BUGS",
@@ -50,9 +50,7 @@ __all__ = [
     "check_energy_share",
     "check_spatial_gate",
     "check_squeeze_excite",
-    "describe",
     "execution_order",
-    "learner_frame",
     "parameters_without_gradient",
     "raise_if_unfinished",
 ]
