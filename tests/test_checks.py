@@ -467,8 +467,7 @@ class UnwrittenModule(nn.Module):
 
 
 def test_every_check_reports_an_unfinished_stub_with_the_same_words():
-    from bam.checks import check_add_bam, check_crop, check_squeeze_excite
-    from bam.localisation import check_energy_share
+    from bam.checks import check_add_bam, check_crop, check_energy_share, check_squeeze_excite
 
     def unfinished(*args, **kwargs):
         raise NotImplementedError

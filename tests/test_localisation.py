@@ -127,21 +127,6 @@ def test_compare_measures_every_stage_grad_cam_and_the_baselines():
     assert "Grad-CAM (8x8)" in table and "object area 0.062" in table
 
 
-def test_the_exercise_check_accepts_the_definition_and_explains_a_mistake(capsys):
-    def reference(attention_map, mask):
-        energy = loc.to_energy(attention_map[None])
-        return loc.energy_share(energy, mask[None]).item()
-
-    loc.check_energy_share(reference)
-    assert "all 5 cases match" in capsys.readouterr().out
-
-    def without_the_minimum(attention_map, mask):
-        return ((attention_map * mask).sum() / attention_map.sum()).item()
-
-    with pytest.raises(AssertionError, match="subtract the map's minimum|constant map"):
-        loc.check_energy_share(without_the_minimum)
-
-
 def test_the_command_line_measures_a_checkpoint_against_its_untrained_self(tmp_path, capsys):
     torch.manual_seed(1)
     torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
