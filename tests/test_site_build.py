@@ -86,3 +86,20 @@ def test_the_home_page_includes_a_part_of_the_readme_that_exists():
     for marker in re.findall(r":(?:start-after|end-before): (.+)", index):
         assert marker.strip() in readme, f"README.md lost the marker {marker!r}"
     assert Path(build_site.LOCAL_BADGE).name in {p.name for p in build_site.SITE_PAGES.rglob("*")}
+
+
+def test_cached_executions_of_another_package_are_forgotten(tmp_path):
+    (tmp_path / "bam.sha256").write_text("a")
+    cache = tmp_path / "jupyter_cache"
+    cache.mkdir()
+    assert not build_site.forget_stale_executions(tmp_path, "a"), "same package: keep the cache"
+    assert cache.exists()
+    assert build_site.forget_stale_executions(tmp_path, "b"), "the package changed"
+    assert not cache.exists()
+    assert (tmp_path / "bam.sha256").read_text() == "b"
+
+
+def test_a_cache_left_by_a_build_that_stopped_early_is_not_trusted(tmp_path):
+    (tmp_path / "jupyter_cache").mkdir()  # executions, but no record of the package they used
+    assert build_site.forget_stale_executions(tmp_path, "a")
+    assert (tmp_path / "bam.sha256").read_text() == "a"

@@ -127,18 +127,28 @@ def folder_size(folder: Path) -> tuple[int, int]:
     return len(paths), sum(p.stat().st_size for p in paths)
 
 
+def forget_stale_executions(work: Path, digest: str, rerun: bool = False) -> bool:
+    """Clear ``work``'s cached executions if asked to, or if they were made with another
+    package than ``digest`` names; then record ``digest`` as what this build executes with.
+    Returns whether the cache was cleared."""
+    digest_file, cache = work / "bam.sha256", work / "jupyter_cache"
+    # A cache without a digest (its build stopped before one was written) cannot be trusted.
+    stale = cache.exists() and (not digest_file.is_file() or digest_file.read_text() != digest)
+    if rerun or stale:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(work / "doctrees", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    digest_file.write_text(digest)  # before executing: the package this build's runs use
+    return rerun or stale
+
+
 def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
     """Mirror, execute what changed and render; returns the folder holding ``index.html``."""
     mode = "fast" if fast else "full"
     work, out = WORK / mode, out or OUT[mode]
     src, doctrees, cache = work / "src", work / "doctrees", work / "jupyter_cache"
-    digest_file, digest = work / "bam.sha256", package_digest()
-    if rerun or (digest_file.is_file() and digest_file.read_text() != digest):
-        if not rerun:
-            print("the bam package changed since the last build: every lesson runs again")
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.rmtree(doctrees, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    if forget_stale_executions(work, package_digest(), rerun) and not rerun:
+        print("the bam package changed since the last build: every lesson runs again")
     changed = mirror(sources(fast), src)
     shown = ", ".join(changed[:4]) + (", ..." if len(changed) > 4 else "")
     print(f"{len(changed)} source files changed" + (f": {shown}" if changed else ""))
@@ -157,7 +167,6 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
     done = subprocess.run(command, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the site did not build (Sphinx exit status {done.returncode})")
-    digest_file.write_text(digest)
     count, size = folder_size(out)
     print(
         f"site built in {time.monotonic() - start:.0f} s: {out / 'index.html'} "
