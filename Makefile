@@ -49,9 +49,12 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix bam tests tools notebooks
 	$(VENV)/bin/ruff format bam tests tools notebooks
 
-# The grader's, the slides' and the grid executor's tests need the extras.
+# The grader's, the slides' and the grid executor's tests need the extras. The tests run in
+# TEST_WORKERS processes (pytest-xdist); a test file's tests, and a notebook's cells, stay
+# together in one of them, in order. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: lint $(TEACH)
-	BAM_FAST=1 $(PY) -m pytest --nbval-lax tests notebooks
+	BAM_FAST=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax tests notebooks
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
 student: $(INSTALLED)

@@ -1,6 +1,7 @@
-"""Lessons 00, 03 and 07 run as in Colab: each opened alone in an empty folder of a fresh
-runtime whose kernel has imported ``google.colab``, where torch and torchvision come
-preinstalled and the lesson's own install cell installs the course, from a git URL.
+"""Lessons 00 (the set-up) and 07 (shipped networks, widgets) run as in Colab: each opened
+alone in an empty folder of a fresh runtime whose kernel has imported ``google.colab``, where
+torch and torchvision come preinstalled and the lesson's own install cell installs the course,
+from a git URL.
 
 The runtime is a new virtual environment that sees this environment's packages (torch,
 torchvision, Jupyter, ...) as preinstalled, through a path file, with the course package left
@@ -24,7 +25,7 @@ import torch
 import torchvision
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = ["00_welcome.ipynb", "03_bam_module.ipynb", "07_seeing_attention.ipynb"]
+LESSONS = ["00_welcome.ipynb", "07_seeing_attention.ipynb"]
 COURSE_URL = "git+https://github.com/bam-course/bam-course"
 REPORT = textwrap.dedent(
     """

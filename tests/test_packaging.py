@@ -39,6 +39,8 @@ def test_make_test_lints_and_runs_the_notebooks():
     assert "ruff check bam tests tools notebooks" in makefile
     assert "ruff format --check bam tests tools notebooks" in makefile
     assert "BAM_FAST=1" in makefile and "--nbval-lax" in makefile
+    # In parallel, a notebook's cells must stay in one worker, in order (they share a kernel).
+    assert "--dist loadfile" in makefile
 
 
 def test_the_torch_pin_satisfies_the_declared_range():
