@@ -165,7 +165,9 @@ def small_shapes():
 
 
 def test_shapes_gives_uint8_images_labels_and_masks(small_shapes):
-    image, label, mask = small_shapes[0]
+    image, label, mask = (
+        t[0] for t in (small_shapes.images, small_shapes.labels, small_shapes.masks)
+    )
     assert image.shape == (3, 32, 32) and image.dtype == torch.uint8
     assert mask.shape == (1, 32, 32) and mask.dtype == torch.bool
     assert 0 <= int(label) < 10 and small_shapes.num_classes == 10

@@ -14,17 +14,17 @@ from collections.abc import Sequence
 import torch
 
 from bam.capture import AttentionMaps
+from bam.maps import KINDS, channel_weights, check_kind, spatial_map, stage_label, upsample
 from bam.runtime import static_page
-from bam.viz.maps import (
-    KINDS,
-    channel_weights,
-    check_kind,
+from bam.viz.plots import (
+    MAP_CMAP,
+    NotebookFigure,
+    _gray,
+    _outline,
     colour_range,
-    spatial_map,
-    stage_label,
-    upsample,
+    label_title,
+    to_rgb,
 )
-from bam.viz.plots import MAP_CMAP, NotebookFigure, _gray, _outline, label_title, to_rgb
 
 
 def explorer_state(
