@@ -15,6 +15,7 @@ import os
 import pickle
 import random
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -80,10 +81,12 @@ def load_tensors(path: Path) -> object:
     except Exception as error:
         # PyTorch's own text runs over many lines and advises loading untrusted code: it is
         # not repeated. A file of tensors never fails this way; a damaged one does.
-        if isinstance(error, pickle.UnpicklingError):
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+            why = "the file is truncated, damaged or not a PyTorch file"
+        elif isinstance(error, pickle.UnpicklingError):
             why = "it holds objects other than tensors, which are not loaded from files"
         else:
-            why = "the file is truncated, damaged or not a PyTorch file"
+            why = "the file is damaged"
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(error).__name__}): {why}. {REMEDY}"
         ) from error

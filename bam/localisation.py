@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     """Measure a trained network (a checkpoint, else a shipped one) against the same model
     untrained and the baselines."""
     import bam.pretrained
-    from bam.checkpoint import checkpoint_paths, read_checkpoint
+    from bam.checkpoint import CheckpointError, checkpoint_paths, load_tensors
     from bam.data import load
     from bam.models import available, create
     from bam.runtime import seed_everything
@@ -348,7 +348,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
             parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
         print(f"checkpoint: {path}")
         trained = create(args.model, num_classes=test.num_classes)
-        trained.load_state_dict(read_checkpoint(path)["model"])
+        state = load_tensors(path)
+        if not isinstance(state, dict) or "model" not in state:
+            raise CheckpointError(f"{path} holds no model state: pass a bam.train run folder")
+        trained.load_state_dict(state["model"])
     seed_everything(args.seed)
     untrained = create(args.model, num_classes=test.num_classes)
     images = test.normalize(test.images)
