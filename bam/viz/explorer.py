@@ -121,10 +121,11 @@ def explorer_grid(
     images: torch.Tensor,
     labels: torch.Tensor,
     preds: torch.Tensor,
+    *,
+    kinds: Sequence[str] = tuple(KINDS),
+    indices: Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
     masks: torch.Tensor | None = None,
-    indices: Sequence[int] | None = None,
-    kinds: Sequence[str] = tuple(KINDS),
 ) -> NotebookFigure:
     """Everything the explorer can show for the images ``indices`` (default: the first three),
     in one static figure.
@@ -189,7 +190,7 @@ def explorer(
 
     if static_page():
         display(Markdown(STATIC_NOTE))
-        return explorer_grid(maps, images, labels, preds, class_names, masks)
+        return explorer_grid(maps, images, labels, preds, class_names=class_names, masks=masks)
     import ipywidgets as widgets
 
     index = widgets.IntSlider(
