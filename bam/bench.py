@@ -1,8 +1,8 @@
 """Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
 
-    python -m bam.bench train    # our loader vs a DataLoader; the step time of BAM and bfloat16
+    python -m bam.bench train      # our loader vs a DataLoader; the step time of BAM and bfloat16
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time, saved activations
-    python -m bam.bench gpu      # the GPU self-check (bam.gpu_check); one line without a GPU
+    python -m bam.bench gpu        # the GPU self-check (bam.gpu_check); one line without a GPU
 
 Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
 """
@@ -19,10 +19,12 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from bam import cli
 from bam.data import ImageSet, Loader, make_shapes
 from bam.layers import BAM
 from bam.models import create
-from bam.runtime import cpu_has_native_bfloat16
+from bam.runtime import cpu_has_native_bfloat16, eval_mode
+from bam.tables import text_table
 
 
 class PILImages(Dataset):
@@ -145,11 +147,11 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         f"(median of {args.steps} interleaved steps; native bfloat16 on this CPU: "
         f"{'yes' if cpu_has_native_bfloat16() else 'no'}):"
     )
-    for (name, precision), seconds in median.items():
-        print(
-            f"  {name:<16} {precision:<12} {seconds * 1000:8.1f} ms "
-            f"{args.batch_size / seconds:8.0f} images/s"
-        )
+    cells = [
+        [name, precision, f"{seconds * 1000:.1f} ms", f"{args.batch_size / seconds:.0f} images/s"]
+        for (name, precision), seconds in median.items()
+    ]
+    print(text_table(["model", "precision", "step", "speed"], cells, left=2, indent=2))
     plain, bam = names
     ratios = {p: median[bam, p] / median[plain, p] for p in PRECISIONS}
     speedups = {n: median[n, "float32"] / median[n, "bfloat16+CL"] for n in names}
@@ -228,13 +230,11 @@ def bam_input_bytes(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype 
         sizes[id(module)] = inputs[0].numel() * inputs[0].element_size()
 
     handles = [m.register_forward_pre_hook(note) for m in model.modules() if isinstance(m, BAM)]
-    training = model.training
-    model.eval()  # the running statistics of BatchNorm stay as they were
-    try:
-        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+    autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None)
+    try:  # in eval mode, so that the running statistics of BatchNorm stay as they were
+        with eval_mode(model), autocast:
             model(x)
     finally:
-        model.train(training)
         for handle in handles:
             handle.remove()
     return sum(sizes.values())
@@ -331,36 +331,41 @@ def _attention_table(args, backbone, build, size, batch, mode, precision, costs,
         f"\n{backbone}, {size}x{size}, {mode}, {precision}; step: batch {batch}, forward + "
         f"backward + SGD, median of {args.steps} interleaved steps"
     )
-    print(
-        f"  {'attention':<20}{'params':>12}{'':>9}{'MMACs':>10}{'':>9}{'step ms':>9}  ratio"
-        f"{'saved MB':>10}  per BAM"
-    )
+    cells = []
     for row in table:
         row["step_ratio"] = row["step_s"] / base["step_s"]
         extra = row["saved_bytes"] - base["saved_bytes"]
         # Beyond the plain net, in units of the (B, C, H, W) maps the BAMs refine.
         row["saved_per_bam"] = extra / row["bam_input_bytes"] if row["bam_input_bytes"] else None
-        per_bam = "" if row["saved_per_bam"] is None else f"{row['saved_per_bam']:.2f}"
-        print(
-            f"  {row['attention']:<20}{row['params']:>12,}"
-            f"{100 * (row['params'] / base['params'] - 1):>+8.2f}%"
-            f"{row['macs'] / 1e6:>10.1f}{100 * (row['macs'] / base['macs'] - 1):>+8.2f}%"
-            f"{row['step_s'] * 1000:>9.1f}  {row['step_ratio']:.2f}"
-            f"{row['saved_bytes'] / 1e6:>10.1f}  {per_bam:>7}"
+        cells.append(
+            [
+                row["attention"],
+                f"{row['params']:,}",
+                f"{100 * (row['params'] / base['params'] - 1):+.2f}%",
+                f"{row['macs'] / 1e6:.1f}",
+                f"{100 * (row['macs'] / base['macs'] - 1):+.2f}%",
+                f"{row['step_s'] * 1000:.1f}",
+                f"{row['step_ratio']:.2f}",
+                f"{row['saved_bytes'] / 1e6:.1f}",
+                "" if row["saved_per_bam"] is None else f"{row['saved_per_bam']:.2f}",
+            ]
         )
+    header = ["attention", "params", "", "MMACs", "", "step ms", "ratio", "saved MB", "per BAM"]
+    print(text_table(header, cells, indent=2))
     return table
 
 
 def main(argv: list[str] | None = None):
-    parser = argparse.ArgumentParser(prog="python -m bam.bench", description=__doc__.split("\n")[0])
+    parser = cli.Parser(prog="python -m bam.bench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    count = cli.positive_int
     p = commands.add_parser("train", help="loader throughput and BAM's training-step cost")
-    p.add_argument("--images", type=int, default=5120, help="Shapes images per loader pass")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    p.add_argument("--repeats", type=int, default=3, help="loader passes to take the median of")
+    p.add_argument("--images", type=count, default=5120, help="Shapes images per loader pass")
+    p.add_argument("--batch-size", type=count, default=128)
+    p.add_argument("--workers", type=cli.non_negative_int, default=2, help="DataLoader workers")
+    p.add_argument("--repeats", type=count, default=3, help="loader passes to take the median of")
     p.add_argument("--model", default="resnet20", help="the plain backbone (bam_ is prefixed)")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per model")
+    p.add_argument("--steps", type=count, default=10, help="timed steps per model")
     p.set_defaults(run=train)
     p = commands.add_parser(
         "attention", help="params, MACs, step time and saved activations of SE, CBAM, BAM"
@@ -373,10 +378,10 @@ def main(argv: list[str] | None = None):
     )
     p.add_argument("--precisions", nargs="+", choices=tuple(PRECISIONS), default=list(PRECISIONS))
     p.add_argument("--quick", action="store_true", help="ResNet-20, eager only")
-    p.add_argument("--batch-resnet20", type=int, default=128, help="images per ResNet-20 step")
-    p.add_argument("--batch-resnet50", type=int, default=2, help="images per ResNet-50 step")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per model")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--batch-resnet20", type=count, default=128, help="images per ResNet-20 step")
+    p.add_argument("--batch-resnet50", type=count, default=2, help="images per ResNet-50 step")
+    p.add_argument("--steps", type=count, default=10, help="timed steps per model")
+    p.add_argument("--threads", type=count, default=1, help="CPU threads (torch.set_num_threads)")
     p.set_defaults(run=attention)
     from bam import gpu_check  # it builds on this module's measurements: imported here
 
@@ -388,4 +393,4 @@ def main(argv: list[str] | None = None):
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "python -m bam.bench")

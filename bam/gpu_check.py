@@ -34,25 +34,29 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
+from bam import cli
 from bam.bench import PILImages, images_per_s, step_time
 from bam.data import ImageSet, Loader, load_cifar, make_shapes
 from bam.models import create
-from bam.runtime import seed_everything
-from bam.train import choose_precision, evaluate, fit
+from bam.runtime import choose_precision, seed_everything
+from bam.tables import text_table
+from bam.train import CIFAR_RECIPE, evaluate, fit
 
-# What lesson 06 trains on a GPU (there for 40 epochs; here a few, to see it learn).
-GPU_RECIPE = dict(batch_size=256, lr=0.2)
 MODELS = ("resnet20", "bam_resnet20")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="default: cuda; 'cpu' runs the same code on the CPU")
-    parser.add_argument("--images", type=int, default=50_000, help="Shapes training images")
-    parser.add_argument("--test-images", type=int, default=10_000, help="Shapes test images")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of each training run")
-    parser.add_argument("--batch-size", type=int, default=GPU_RECIPE["batch_size"])
-    parser.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    count = cli.positive_int
+    parser.add_argument("--images", type=count, default=50_000, help="Shapes training images")
+    parser.add_argument("--test-images", type=count, default=10_000, help="Shapes test images")
+    # Lesson 06's GPU recipe (CIFAR_RECIPE), for a few epochs instead of 40: enough to learn.
+    parser.add_argument("--epochs", type=count, default=3, help="epochs of each training run")
+    parser.add_argument("--batch-size", type=count, default=CIFAR_RECIPE["batch_size"])
+    parser.add_argument(
+        "--workers", type=cli.non_negative_int, default=4, help="DataLoader worker processes"
+    )
+    parser.add_argument("--steps", type=count, default=20, help="timed steps per configuration")
     parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
@@ -60,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also time torch.compile (compiling takes a minute or two)",
     )
     parser.add_argument(
-        "--cifar-images", type=int, default=6_000, help="images in the CIFAR-format archive"
+        "--cifar-images", type=count, default=6_000, help="images in the CIFAR-format archive"
     )
 
 
@@ -148,7 +152,7 @@ def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> d
             test,
             epochs=args.epochs,
             batch_size=args.batch_size,
-            lr=GPU_RECIPE["lr"],
+            lr=CIFAR_RECIPE["lr"],
             device=device,
             progress=False,
         )
@@ -215,14 +219,14 @@ def report_steps(steps: dict[tuple[str, str, bool], float], batch: int, count: i
     precisions = list(dict.fromkeys(p for _, p, _ in steps))  # float32 first, then the mixed
     compiled = list(dict.fromkeys(c for _, _, c in steps))
     print(f"\ntraining step, batch {batch}, channels-last, median of {count} interleaved steps:")
-    print(f"  {'precision':<10}{'compile':<9}{'ResNet-20':>12}{'BAM-ResNet-20':>15}  BAM / plain")
-    ratios = {}
+    ratios, cells = {}, []
     for c in compiled:
         for p in precisions:
             plain, bam = (steps[m, p, c] for m in MODELS)
             ratios[f"step_ratio_{p}{'_compiled' if c else ''}"] = bam / plain
-            times = f"{_ms(plain):>12}{_ms(bam):>15}"
-            print(f"  {p:<10}{'yes' if c else 'no':<9}{times}  {bam / plain:.3f}")
+            cells.append([p, "yes" if c else "no", _ms(plain), _ms(bam), f"{bam / plain:.3f}"])
+    header = ["precision", "compile", "ResNet-20", "BAM-ResNet-20", "BAM / plain"]
+    print(text_table(header, cells, left=2, indent=2))
     speedups = {}
     for p in precisions[1:]:
         for c in compiled:
@@ -280,7 +284,7 @@ def run(args: argparse.Namespace) -> dict:
 
     runs = train_both(train, test, device, args)
     print(
-        f"\ntraining with fit, {precision}, batch {args.batch_size}, lr {GPU_RECIPE['lr']}, "
+        f"\ntraining with fit, {precision}, batch {args.batch_size}, lr {CIFAR_RECIPE['lr']}, "
         f"{args.epochs} epochs, test on {len(test):,} images:"
     )
     for name, result in runs.items():

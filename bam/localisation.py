@@ -29,15 +29,16 @@ equal part of the vote: a constant map points at every pixel at once, not at its
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bam.viz.gradcam import grad_cam
-from bam.viz.maps import SPATIAL_KINDS, check_kind, collect, spatial_map, stage_label, upsample
+from bam import cli
+from bam.gradcam import grad_cam
+from bam.maps import SPATIAL_KINDS, check_kind, collect, spatial_map, stage_label, upsample
+from bam.tables import text_table
 
 TIE = 1e-6
 
@@ -60,7 +61,7 @@ def _check(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch
         raise ValueError(
             f"expected maps and masks of the same shape (B, H, W) (masks may be (B, 1, H, W)), "
             f"got maps {tuple(maps.shape)} and masks {tuple(masks.shape)}; upsample the maps "
-            "to the image size first (bam.viz.upsample)"
+            "to the image size first (bam.maps.upsample)"
         )
     return maps.float(), masks
 
@@ -236,17 +237,15 @@ def compare(
 
 def format_table(rows: list[Row], masks: torch.Tensor, tolerance: int = 1) -> str:
     """A plain-text table of ``rows``, with the chance levels of these masks underneath."""
-    head = (
-        f"{'maps':<10} {'stage':<18} {'energy':>6} {'lift':>5} {'max in':>6} {'min in':>6} "
-        f"{'max bd':>6} {'min bd':>6} {'bd area':>7}"
-    )
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(
-            f"{r.source:<10} {r.stage:<18} {r.energy:6.3f} {r.lift:5.2f} {r.argmax_in:6.3f} "
-            f"{r.argmin_in:6.3f} {r.argmax_border:6.3f} {r.argmin_border:6.3f} "
-            f"{r.border_area:7.3f}"
-        )
+    header = ["maps", "stage", "energy", "lift", "max in", "min in", "max bd", "min bd", "bd area"]
+    cells = [
+        [r.source, r.stage, f"{r.energy:.3f}", f"{r.lift:.2f}"]
+        + [f"{v:.3f}" for v in (r.argmax_in, r.argmin_in, r.argmax_border, r.argmin_border)]
+        + [f"{r.border_area:.3f}"]
+        for r in rows
+    ]
+    widths = (10, 18, 6, 5, 6, 6, 6, 6, 7)
+    lines = [text_table(header, cells, left=2, widths=widths, gap=1, rule="line")]
     masks = masks[:, 0] if masks.ndim == 4 else masks
     area = area_fraction(masks).mean().item()
     grown = area_fraction(dilate(masks, tolerance)).mean().item()
@@ -261,12 +260,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
     """Measure a trained network (a checkpoint, else a shipped one) against the same model
     untrained and the baselines."""
     import bam.pretrained
+    from bam.checkpoint import CheckpointError, checkpoint_paths, load_tensors
     from bam.data import load
-    from bam.models import create
+    from bam.models import available, create
     from bam.runtime import seed_everything
-    from bam.train import checkpoint_paths
 
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m bam.localisation",
         description="Localisation of BAM's maps on Shapes test images (see the module docs).",
     )
@@ -277,12 +276,22 @@ def main(argv: list[str] | None = None) -> list[Row]:
         help="without --checkpoint: a network that ships (python -m bam.pretrained lists them)",
     )
     parser.add_argument("--model", default="bam_resnet20", help="the name it was created with")
-    parser.add_argument("--images", type=int, default=2000, help="Shapes test images to use")
+    parser.add_argument(
+        "--images", type=cli.positive_int, default=2000, help="Shapes test images to use"
+    )
     parser.add_argument("--kind", choices=SPATIAL_KINDS, default="attention")
-    parser.add_argument("--tolerance", type=int, default=1, help="pointing tolerance in pixels")
-    parser.add_argument("--border", type=int, default=2, help="frame width at map resolution")
-    parser.add_argument("--seed", type=int, default=0, help="of the untrained model and noise")
+    parser.add_argument(
+        "--tolerance", type=cli.non_negative_int, default=1, help="pointing tolerance in pixels"
+    )
+    parser.add_argument(
+        "--border", type=cli.positive_int, default=2, help="frame width at map resolution"
+    )
+    parser.add_argument(
+        "--seed", type=cli.non_negative_int, default=0, help="of the untrained model and noise"
+    )
     args = parser.parse_args(argv)
+    if args.model not in available():
+        parser.error(f"unknown model {args.model!r}; choose one of {', '.join(available())}")
 
     test = load("shapes", "test", size=args.images)
     if args.checkpoint is None:
@@ -297,7 +306,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
             parser.error(f"no checkpoint at {path}; train one with python -m bam.train first")
         print(f"checkpoint: {path}")
         trained = create(args.model, num_classes=test.num_classes)
-        trained.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+        state = load_tensors(path)
+        if not isinstance(state, dict) or "model" not in state:
+            raise CheckpointError(f"{path} holds no model state: pass a bam.train run folder")
+        trained.load_state_dict(state["model"])
     seed_everything(args.seed)
     untrained = create(args.model, num_classes=test.num_classes)
     images = test.normalize(test.images)
@@ -313,4 +325,4 @@ def main(argv: list[str] | None = None) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "python -m bam.localisation")

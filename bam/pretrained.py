@@ -26,12 +26,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bam import cli
+from bam.errors import BamError
+
 RESULTS = Path(__file__).parent / "results"
 MANIFEST = "manifest.json"
 KINDS = ("checkpoint", "history", "grid")
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(BamError):
     """A shipped file is missing, or its contents do not match the manifest's digest."""
 
 
@@ -112,9 +115,9 @@ def load(
 
 
 def history(name: str, folder: str | os.PathLike = RESULTS):
-    """The per-epoch ``bam.train.History`` of a shipped network (name of the network or of
+    """The per-epoch ``bam.history.History`` of a shipped network (name of the network or of
     its history artifact)."""
-    from bam.train import History
+    from bam.history import History
 
     entries = manifest(folder)["artifacts"]
     if name in entries and entries[name]["kind"] == "checkpoint":
@@ -133,7 +136,7 @@ def grid(name: str, folder: str | os.PathLike = RESULTS) -> list[dict]:
 def save_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
     """Write ``model``'s state dict as shipped: floating-point tensors in float16, contiguous
     (a channels-last model is stored in the default layout), atomically."""
-    from bam.train import _atomic_write as atomic_write
+    from bam.checkpoint import atomic_write
 
     state = {
         key: (t.detach().to("cpu", torch.float16) if t.is_floating_point() else t.cpu())
@@ -146,9 +149,7 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m bam.pretrained``: list what ships, with each artifact's headline result."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m bam.pretrained", description="List the networks and results that ship."
     )
     parser.parse_args(argv)
@@ -158,4 +159,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "python -m bam.pretrained")

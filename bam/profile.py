@@ -14,8 +14,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bam import cli
+
 
 def count_params(model: nn.Module) -> int:
+    """Number of parameters (every element of every parameter tensor, trainable or not)."""
     return sum(p.numel() for p in model.parameters())
 
 
@@ -93,16 +96,14 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m bam.profile",
         description="Parameters and multiply-adds with and without BAM.",
     )
     parser.add_argument(
         "model", nargs="+", help="e.g. resnet20, preact_resnet18, torchvision.resnet50"
     )
-    parser.add_argument("--num-classes", type=int, default=None)
+    parser.add_argument("--num-classes", type=cli.positive_int, default=None)
     args = parser.parse_args(argv)
     for name in args.model:
         base, with_bam, size = build(name, args.num_classes)
@@ -110,4 +111,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, "python -m bam.profile")

@@ -16,6 +16,8 @@ import copy
 import torch
 from torch import nn
 
+from bam.runtime import model_device
+
 
 def theoretical_receptive_field(kernels: list[int], dilations: list[int] | None = None) -> int:
     """``1 + sum (k - 1) * d`` for stride-1 convolutions with ``kernels`` and ``dilations``."""
@@ -44,8 +46,7 @@ def input_gradient(
     if len(input_shape) != 3 or any(not isinstance(n, int) or n < 1 for n in input_shape):
         raise ValueError(f"input_shape must be (C, H, W) with positive ints, got {input_shape!r}")
     model = copy.deepcopy(module).eval()
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(samples, *input_shape, generator=generator).to(device).requires_grad_()
     out = model(x)

@@ -165,7 +165,9 @@ def small_shapes():
 
 
 def test_shapes_gives_uint8_images_labels_and_masks(small_shapes):
-    image, label, mask = small_shapes[0]
+    image, label, mask = (
+        t[0] for t in (small_shapes.images, small_shapes.labels, small_shapes.masks)
+    )
     assert image.shape == (3, 32, 32) and image.dtype == torch.uint8
     assert mask.shape == (1, 32, 32) and mask.dtype == torch.bool
     assert 0 <= int(label) < 10 and small_shapes.num_classes == 10
@@ -291,3 +293,15 @@ def test_channels_last_batches_hold_the_same_values(small_shapes):
     x, _ = next(iter(Loader(small_shapes, 32, channels_last=True)))
     y, _ = next(iter(Loader(small_shapes, 32)))
     assert x.is_contiguous(memory_format=torch.channels_last) and torch.equal(x, y)
+
+
+def test_the_one_normalisation_is_x_over_255_minus_mean_over_std(small_shapes):
+    from bam.data.dataset import pixel_affine
+
+    offset, scale = pixel_affine(small_shapes.mean, small_shapes.std, "cpu")
+    x = small_shapes.images[:4]
+    mean = torch.tensor(small_shapes.mean).view(-1, 1, 1)
+    std = torch.tensor(small_shapes.std).view(-1, 1, 1)
+    expected = (x.float() / 255 - mean) / std
+    assert torch.allclose((x.float() - offset) * scale, expected, atol=1e-5)
+    assert torch.equal(small_shapes.normalize(x), (x.float() - offset) * scale)

@@ -4,10 +4,11 @@ bfloat16 from 8.0, float32 where neither pays; fit uses, prints and records the 
 import pytest
 import torch
 
-import bam.train
+import bam.runtime
 from bam.data import make_shapes
 from bam.models import CifarResNet
-from bam.train import Precision, choose_precision, fit
+from bam.runtime import Precision, choose_precision
+from bam.train import fit
 
 CUDA = torch.device("cuda")
 
@@ -63,7 +64,7 @@ def test_mps_keeps_float32_and_refuses_mixed_precision():
 
 @pytest.mark.parametrize(("native", "dtype"), [(True, torch.bfloat16), (False, None)])
 def test_the_cpu_uses_bfloat16_only_where_it_is_native(monkeypatch, native, dtype):
-    monkeypatch.setattr(bam.train, "cpu_has_native_bfloat16", lambda: native)
+    monkeypatch.setattr(bam.runtime, "cpu_has_native_bfloat16", lambda: native)
     assert choose_precision(torch.device("cpu")).dtype == dtype
     assert choose_precision(torch.device("cpu"), amp=True).dtype == torch.bfloat16
 

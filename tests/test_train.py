@@ -109,7 +109,9 @@ def test_a_truncated_checkpoint_is_reported_with_what_to_do(train_set, tmp_path)
     fit(tiny(), train_set, checkpoint=tmp_path / "run.pt", **{**QUICK, "epochs": 1})
     path = tmp_path / "run.pt"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match="truncated or damaged.*Delete it"):
+    with pytest.raises(
+        CheckpointError, match="truncated, damaged or not a PyTorch file.*Delete it"
+    ):
         fit(tiny(), train_set, checkpoint=path, **{**QUICK, "epochs": 1})
 
 
@@ -229,7 +231,7 @@ def test_the_one_cycle_schedule_works_on_the_shortest_runs(train_set):
 
 @pytest.mark.parametrize("native", [True, False])
 def test_mixed_precision_defaults_to_the_cpus_native_support(train_set, monkeypatch, native):
-    monkeypatch.setattr(bam.train, "cpu_has_native_bfloat16", lambda: native)
+    monkeypatch.setattr(bam.runtime, "cpu_has_native_bfloat16", lambda: native)
     history = fit(tiny(), train_set.subset(192), device="cpu", **{**QUICK, "epochs": 1})
     assert history.config["amp"] == ("bfloat16" if native else "off")
 

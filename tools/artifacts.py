@@ -200,14 +200,16 @@ def record_network(
     ``bam.pretrained.load`` gives); the float32 weights' accuracy is recorded beside it, and a
     difference over 0.1 point is refused (the weights would have to ship in float32).
     """
+    from bam.checkpoint import checkpoint_paths, read_checkpoint
     from bam.data import load
+    from bam.history import History
     from bam.models import create
     from bam.pretrained import save_state_dict, sha256
-    from bam.train import History, _read_checkpoint, checkpoint_paths, evaluate
+    from bam.train import evaluate
 
     test_set = load("shapes", "test", size=sizes[1])
     ckpt, history_json = checkpoint_paths(work / net.name)
-    state = _read_checkpoint(ckpt)
+    state = read_checkpoint(ckpt)
     history = History.load(history_json)
     if len(history) != recipe["epochs"]:
         raise RuntimeError(

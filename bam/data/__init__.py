@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from bam.data.cifar import load_cifar
+from bam.data.cifar import DatasetMissing, load_cifar
 from bam.data.dataset import ImageSet
 from bam.data.loader import Loader, crop_flip, random_crop_flip
 from bam.data.shapes import make_shapes
@@ -44,6 +44,7 @@ def load(
 
 __all__ = [
     "DATASETS",
+    "DatasetMissing",
     "ImageSet",
     "Loader",
     "crop_flip",

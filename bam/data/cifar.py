@@ -16,6 +16,7 @@ from torchvision import datasets
 from torchvision.datasets.utils import check_integrity, extract_archive
 
 from bam.data.dataset import ImageSet
+from bam.errors import BamError
 from bam.runtime import data_root
 
 SOURCES: dict[str, type[datasets.CIFAR10]] = {
@@ -28,6 +29,11 @@ STATS = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+class DatasetMissing(BamError):
+    """A CIFAR archive is missing, damaged or could not be downloaded; the message says how to
+    get it (a RuntimeError, as ``except RuntimeError`` in the lessons expects)."""
 
 
 def _bad_files(source: type[datasets.CIFAR10], folder: Path) -> list[str]:
@@ -60,7 +66,7 @@ def _prepare(name: str, root: Path, download: bool) -> None:
     archive = root / source.filename
     if archive.is_file():
         if not check_integrity(str(archive), source.tgz_md5):
-            raise RuntimeError(
+            raise DatasetMissing(
                 f"{archive} is damaged: its MD5 is not {source.tgz_md5}. Delete it and "
                 + _how_to_get(name, source, root)
             )
@@ -72,14 +78,14 @@ def _prepare(name: str, root: Path, download: bool) -> None:
                 source.url, str(root), filename=source.filename, md5=source.tgz_md5
             )
         except OSError as error:  # urllib's URLError is an OSError: no network, no server
-            raise RuntimeError(
+            raise DatasetMissing(
                 f"could not download {source.url} into {root} ({error}). "
                 + _how_to_get(name, source, root)
             ) from error
     bad = _bad_files(source, folder)
     if bad:
         state = "missing" if not folder.is_dir() else f"missing or damaged: {', '.join(bad)}"
-        raise RuntimeError(
+        raise DatasetMissing(
             f"{name} not found in {folder} ({state}). " + _how_to_get(name, source, root)
         )
 

@@ -11,7 +11,7 @@ import torch
 
 @dataclass(eq=False)
 class ImageSet:
-    """Images, labels and (for Shapes) object masks, indexable like a map-style Dataset.
+    """Images, labels and (for Shapes) object masks, held as whole tensors.
 
     Attributes:
         images: ``(N, 3, H, W)`` uint8 pixels.
@@ -21,8 +21,6 @@ class ImageSet:
             normalise both splits the same way.
         name: what the set is, e.g. ``"cifar10-train"``; it goes into checkpoint fingerprints.
         masks: ``(N, 1, H, W)`` bool object masks, or None when the set has none.
-
-    ``dataset[i]`` is ``(image, label)``, or ``(image, label, mask)`` when there are masks.
     """
 
     images: torch.Tensor
@@ -70,10 +68,6 @@ class ImageSet:
             h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
-    def __getitem__(self, index: int):
-        item = (self.images[index], self.labels[index])
-        return item if self.masks is None else (*item, self.masks[index])
-
     def subset(self, size: int) -> ImageSet:
         """The first ``size`` images (a smaller run of the same data, e.g. in fast mode)."""
         if not 0 < size <= len(self):
@@ -90,7 +84,17 @@ class ImageSet:
         )
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 pixels to float, ``(x / 255 - mean) / std`` per channel."""
-        mean = torch.tensor(self.mean, device=images.device).view(-1, 1, 1) * 255
-        std = torch.tensor(self.std, device=images.device).view(-1, 1, 1) * 255
-        return (images.float() - mean) / std
+        """uint8 pixels to float, ``(x / 255 - mean) / std`` per channel, as the Loader does."""
+        offset, scale = pixel_affine(self.mean, self.std, images.device)
+        return (images.float() - offset) * scale
+
+
+def pixel_affine(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(offset, scale)``, each ``(C, 1, 1)``, such that ``(x - offset) * scale`` is
+    ``(x / 255 - mean) / std`` for uint8 pixels ``x``: the normalisation as one subtraction and
+    one multiplication, which is what a loader can afford per batch."""
+    offset = torch.tensor(mean, device=device).view(-1, 1, 1) * 255
+    scale = 1 / (torch.tensor(std, device=device).view(-1, 1, 1) * 255)
+    return offset, scale

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
-from bam.data.dataset import ImageSet
+from bam.data.dataset import ImageSet, pixel_affine
 
 
 def crop_flip(
@@ -99,8 +99,7 @@ class Loader:
         self.channels_last = channels_last
         self.generator = torch.Generator().manual_seed(seed)
         stats = normalize_like if normalize_like is not None else dataset
-        self._mean = torch.tensor(stats.mean, device=self.device).view(1, -1, 1, 1) * 255
-        self._scale = 1 / (torch.tensor(stats.std, device=self.device).view(1, -1, 1, 1) * 255)
+        self._offset, self._scale = pixel_affine(stats.mean, stats.std, self.device)
 
     def __len__(self) -> int:
         n = len(self.images)
@@ -117,13 +116,7 @@ class Loader:
             x = self.images[index]
             if self.train:
                 x = random_crop_flip(x, self.generator, self.padding, self.flip)
-            x = (x.float() - self._mean) * self._scale
+            x = (x.float() - self._offset) * self._scale
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[index]
-
-    @property
-    def num_images(self) -> int:
-        """Images one pass yields."""
-        n = len(self.images)
-        return len(self) * self.batch_size if self.train else n

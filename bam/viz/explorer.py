@@ -14,17 +14,17 @@ from collections.abc import Sequence
 import torch
 
 from bam.capture import AttentionMaps
+from bam.maps import KINDS, channel_weights, check_kind, spatial_map, stage_label, upsample
 from bam.runtime import static_page
-from bam.viz.maps import (
-    KINDS,
-    channel_weights,
-    check_kind,
+from bam.viz.plots import (
+    MAP_CMAP,
+    NotebookFigure,
+    _gray,
+    _outline,
     colour_range,
-    spatial_map,
-    stage_label,
-    upsample,
+    label_title,
+    to_rgb,
 )
-from bam.viz.plots import MAP_CMAP, NotebookFigure, _gray, _outline, label_title, to_rgb
 
 
 def explorer_state(
@@ -121,10 +121,11 @@ def explorer_grid(
     images: torch.Tensor,
     labels: torch.Tensor,
     preds: torch.Tensor,
+    *,
+    kinds: Sequence[str] = tuple(KINDS),
+    indices: Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
     masks: torch.Tensor | None = None,
-    indices: Sequence[int] | None = None,
-    kinds: Sequence[str] = tuple(KINDS),
 ) -> NotebookFigure:
     """Everything the explorer can show for the images ``indices`` (default: the first three),
     in one static figure.
@@ -189,7 +190,7 @@ def explorer(
 
     if static_page():
         display(Markdown(STATIC_NOTE))
-        return explorer_grid(maps, images, labels, preds, class_names, masks)
+        return explorer_grid(maps, images, labels, preds, class_names=class_names, masks=masks)
     import ipywidgets as widgets
 
     index = widgets.IntSlider(

@@ -17,9 +17,21 @@ import torch
 from matplotlib.figure import Figure
 
 from bam.capture import AttentionMaps
-from bam.viz.maps import KINDS, channel_weights, colour_range, spatial_map, stage_label, upsample
+from bam.maps import KINDS, channel_weights, spatial_map, stage_label, upsample
 
 MAP_CMAP = "inferno"
+
+
+def colour_range(values: torch.Tensor, clip: float = 0.01) -> tuple[float, float]:
+    """The ``clip`` and ``1 - clip`` quantiles of ``values``: one colour scale for many maps that
+    a few extreme pixels do not wash out (falls back to min and max for a flat batch)."""
+    flat = values.detach().float().flatten()
+    if flat.numel() > 1_000_000:  # torch.quantile's input limit; a strided sample is plenty
+        flat = flat[:: flat.numel() // 1_000_000 + 1]
+    low, high = torch.quantile(flat, torch.tensor([clip, 1 - clip])).tolist()
+    if high <= low:
+        low, high = flat.min().item(), flat.max().item()
+    return low, high
 
 
 class NotebookFigure(Figure):

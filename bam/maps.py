@@ -1,5 +1,8 @@
 """Turn the maps ``bam.capture_attention`` records into 2-D arrays that can be drawn or measured.
 
+Pure computation, no drawing: ``bam.localisation`` measures these arrays, ``bam.viz`` draws
+them, and neither imports the other.
+
 A BAM computes ``M(F) = sigmoid(Mc(F) + Ms(F))`` (Park et al., BMVC 2018, eq. 2) and refines
 ``F' = F * (1 + M(F))``. Four views of it, by ``kind``:
 
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bam.capture import AttentionMaps, capture_attention
+from bam.runtime import eval_mode, model_device
 
 KINDS: dict[str, str] = {
     "spatial": "spatial logits Ms(F)",
@@ -60,26 +64,9 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
-def colour_range(values: torch.Tensor, clip: float = 0.01) -> tuple[float, float]:
-    """The ``clip`` and ``1 - clip`` quantiles of ``values``: one colour scale for many maps that
-    a few extreme pixels do not wash out (falls back to min and max for a flat batch)."""
-    flat = values.detach().float().flatten()
-    if flat.numel() > 1_000_000:  # torch.quantile's input limit; a strided sample is plenty
-        flat = flat[:: flat.numel() // 1_000_000 + 1]
-    low, high = torch.quantile(flat, torch.tensor([clip, 1 - clip])).tolist()
-    if high <= low:
-        low, high = flat.min().item(), flat.max().item()
-    return low, high
-
-
-def stage_names(maps: dict[str, AttentionMaps]) -> list[str]:
-    """The BAM names in network order (``layer1.bam``, ``layer2.bam``, ...)."""
-    return list(maps)
-
-
 def stage_label(name: str, maps: dict[str, AttentionMaps]) -> str:
     """A short label for a BAM: ``"stage 1 (32x32)"`` for the first one of a model."""
-    index = stage_names(maps).index(name) + 1
+    index = list(maps).index(name) + 1  # the maps come in network order
     h, w = maps[name].spatial.shape[-2:]
     return f"stage {index} ({h}x{w})"
 
@@ -93,17 +80,13 @@ def collect(model: nn.Module, images: torch.Tensor, batch_size: int = 256):
     """
     if len(images) == 0:
         raise ValueError("collect needs at least one image, got an empty batch")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
+    device = model_device(model)
     preds, parts = [], []
-    try:
+    with eval_mode(model):
         for start in range(0, len(images), batch_size):
             logits, maps = capture_attention(model, images[start : start + batch_size].to(device))
             preds.append(logits.argmax(1).cpu())
             parts.append(maps)
-    finally:
-        model.train(was_training)
     merged = {
         name: AttentionMaps(
             *(torch.cat([getattr(p[name], f.name) for p in parts]) for f in fields(AttentionMaps))

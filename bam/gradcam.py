@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from bam.models.insert import resnet_stages
+from bam.runtime import eval_mode, model_device
 
 
 def grad_cam(
@@ -30,13 +31,11 @@ def grad_cam(
     restored) and its parameters' ``.grad`` are left untouched.
     """
     layer = resnet_stages(model)[-1] if layer is None else layer
-    images = images.to(next(model.parameters()).device)
+    images = images.to(model_device(model))
     seen: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda _m, _i, output: seen.append(output))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             logits = model(images)
             preds = logits.argmax(1)
             if target is None:
@@ -52,7 +51,6 @@ def grad_cam(
             (grads,) = torch.autograd.grad(score, seen[-1])
     finally:
         handle.remove()
-        model.train(was_training)
     weights = grads.mean((2, 3), keepdim=True)
     cams = torch.relu((weights * seen[-1]).sum(1))
     return cams.detach().float().cpu(), preds.cpu()

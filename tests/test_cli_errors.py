@@ -1,0 +1,156 @@
+"""The command lines speak in one line: an error the package explains is one line on stderr and
+an exit status (2 for bad input, 1 for what cannot be used), never a traceback and never
+PyTorch's advice to load untrusted files; --debug (or BAM_DEBUG=1) shows the traceback.
+
+Every case runs the real command in a subprocess, on tiny Shapes sets, offline."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--train-size", "64", "--test-size", "32", "--epochs", "1", "--no-progress"]
+
+
+def command(module: str, *args: str, tmp: Path, debug: bool = False) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "BAM_DEBUG"}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        BAM_FAST="1",
+        BAM_DATA=str(tmp / "data"),
+        BAM_RUNS=str(tmp / "runs"),
+        **({"BAM_DEBUG": "1"} if debug else {}),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=300,
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess, status: int, *words: str) -> str:
+    """The run failed with ``status`` and said so in exactly one line naming ``words``."""
+    lines = result.stderr.splitlines()
+    assert result.returncode == status, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "weights_only" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def damaged_run(tmp_path) -> Path:
+    """A run folder whose checkpoint.pt is the first half of a real checkpoint."""
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"model": {"w": torch.zeros(1000)}}, out / "checkpoint.pt")
+    data = (out / "checkpoint.pt").read_bytes()
+    (out / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    return out
+
+
+def test_a_damaged_checkpoint_is_one_line_saying_what_to_do(damaged_run, tmp_path):
+    result = command("bam.train", "--out", str(damaged_run), *TINY, tmp=tmp_path)
+    line = assert_one_line(result, 1, "checkpoint.pt cannot be read", "Delete it")
+    assert line.startswith("python -m bam.train: ")
+
+
+def test_a_checkpoint_of_pickled_objects_is_refused_without_the_advice_to_trust_it(tmp_path):
+    # torch.load(weights_only=True) refuses it with a message that suggests weights_only=False.
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"model": Path("anything")}, out / "checkpoint.pt")
+    result = command("bam.train", "--out", str(out), *TINY, tmp=tmp_path)
+    assert_one_line(result, 1, "objects other than tensors")
+
+
+def test_debug_shows_the_traceback(damaged_run, tmp_path):
+    for flags, debug in ((["--debug"], False), ([], True)):
+        result = command(
+            "bam.train", "--out", str(damaged_run), *TINY, *flags, tmp=tmp_path, debug=debug
+        )
+        assert result.returncode != 0
+        assert "Traceback" in result.stderr and "CheckpointError" in result.stderr
+
+
+def test_a_missing_cifar_archive_says_how_to_get_it_and_downloads_nothing(tmp_path):
+    (tmp_path / "data").mkdir()
+    result = command("bam.train", "--dataset", "cifar10", *TINY, tmp=tmp_path)
+    assert_one_line(result, 1, "cifar10 not found", "--download", "--dataset shapes")
+    assert not any((tmp_path / "data").iterdir())  # nothing was fetched or unpacked
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--model", "resnet21"], ["unknown model 'resnet21'", "bam_resnet20"]),
+        (["--epochs", "-1"], ["--epochs", "1 or more", "-1"]),
+        (["--epochs", "many"], ["--epochs", "'many'"]),
+        (["--lr", "0"], ["--lr", "above 0"]),
+        (["--batch-size", "0"], ["--batch-size"]),
+        (["--label-smoothing", "1.5"], ["--label-smoothing must be below 1"]),
+        (["--device", "gpu"], ["unknown device 'gpu'"]),
+        (["--schedule", "linear"], ["--schedule", "invalid choice"]),
+    ],
+)
+def test_bad_arguments_of_the_training_command_are_one_line_and_status_2(args, words, tmp_path):
+    result = command("bam.train", *args, tmp=tmp_path)
+    assert_one_line(result, 2, *words)
+    assert not (tmp_path / "runs").exists()  # refused before anything was trained or written
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "status", "words"),
+    [
+        ("bam.experiments", ["--workers", "0"], 2, ["--workers", "1 or more"]),
+        ("bam.experiments", ["--workers", "2"], 2, ["need --executor"]),
+        (
+            "bam.localisation",
+            ["--pretrained", "nothing-such", "--images", "10"],
+            2,
+            ["no shipped", "nothing-such"],
+        ),
+        ("bam.localisation", ["--model", "resnet21", "--images", "10"], 2, ["unknown model"]),
+        ("bam.profile", ["resnet21"], 2, ["unknown backbone 'resnet21'"]),
+        ("bam.bench", ["train", "--images", "0"], 2, ["--images"]),
+        ("bam.pretrained", ["--everything"], 2, ["unrecognized arguments"]),
+    ],
+)
+def test_every_command_line_reports_bad_input_in_one_line(module, args, status, words, tmp_path):
+    assert_one_line(command(module, *args, tmp=tmp_path), status, *words)
+
+
+def test_the_localisation_command_reports_a_damaged_checkpoint_in_one_line(damaged_run, tmp_path):
+    result = command(
+        "bam.localisation", "--checkpoint", str(damaged_run), "--images", "10", tmp=tmp_path
+    )
+    assert_one_line(result, 1, "cannot be read")
+
+
+def test_the_wrapper_maps_errors_to_statuses_and_lets_bugs_keep_their_traceback(capsys):
+    from bam import cli
+    from bam.errors import BamError
+
+    def failing(error):
+        def main(argv):
+            raise error
+
+        return main
+
+    for error, status in ((ValueError("bad\nvalue"), 2), (BamError("missing"), 1)):
+        with pytest.raises(SystemExit) as stop:
+            cli.run(failing(error), "prog", [])
+        assert stop.value.code == status
+    assert capsys.readouterr().err.splitlines() == ["prog: bad value", "prog: missing"]
+    with pytest.raises(ZeroDivisionError):  # not an error the package explains: a bug
+        cli.run(failing(ZeroDivisionError()), "prog", [])
+    with pytest.raises(ValueError):
+        cli.run(failing(ValueError("shown")), "prog", ["--debug"])
