@@ -70,3 +70,11 @@ def test_no_bam_module_imports_the_notebook_tooling_even_lazily():
         if found := imported_modules(path) & set(TOOLING_ONLY):
             offenders[path.relative_to(package.parent).as_posix()] = sorted(found)
     assert offenders == {}, "the notebook tooling belongs in tools/course"
+
+
+def test_every_module_of_bam_is_short_and_says_what_it_is_for():
+    for path in sorted((ROOT / "bam").rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 400, f"{name}: over 400 lines, split it along a seam"
+        assert ast.get_docstring(ast.parse(text)), f"{name}: no docstring saying its one job"

@@ -64,3 +64,17 @@ def test_no_tracked_file_holds_a_merge_conflict_marker():
         and marker.search((ROOT / path).read_text(encoding="utf-8", errors="replace"))
     ]
     assert found == [], f"unresolved merge conflicts in {found}"
+
+
+def test_the_readme_s_map_of_the_tree_names_every_part_of_the_package_and_nothing_else():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`((?:bam|tools|tests|docs|notebooks)/[\w./-]*)`", table))
+    for path in named:
+        assert (ROOT / path).exists(), f"the README names {path}, which does not exist"
+    parts = [p for p in (ROOT / "bam").iterdir() if p.name not in ("__init__.py", "__pycache__")]
+    parts = [p for p in parts if p.suffix == ".py" or (p / "__init__.py").exists()]
+    parts.append(ROOT / "bam" / "results")
+    for part in parts:
+        shown = f"bam/{part.name}" + ("/" if part.is_dir() else "")
+        assert shown in named, f"the README's 'Where things are' does not say what {shown} is"

@@ -23,6 +23,7 @@ from torch import nn
 
 from bam.checks.speaking import CheckFailed
 from bam.profile import count_params
+from bam.runtime import eval_mode
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -76,15 +77,12 @@ def execution_order(module: nn.Module, x: torch.Tensor) -> list[nn.Module]:
             order.append(layer)
 
     handles = [m.register_forward_pre_hook(record) for m in module.modules() if holds_weights(m)]
-    training = module.training
     try:
-        module.eval()
-        with torch.no_grad():
+        with eval_mode(module), torch.no_grad():
             module(x.clone())
     finally:
         for handle in handles:
             handle.remove()
-        module.train(training)
     return order
 
 

@@ -91,10 +91,11 @@ class Exercise:
     name: str
     reference: Callable[..., nn.Module]
     signature: str
-    expected_shape: Callable[[tuple[int, ...]], tuple[int, ...]]
     shape_hint: Callable[[tuple[int, ...], tuple[int, ...]], str]
     output_hint: Callable[..., str]
     dead_hint: str
+    # The output's shape from the input's: a module that refines F (BAM, SE) keeps it.
+    expected_shape: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda shape: shape
     error_hint: str = ""
     branches_first: tuple[str, ...] = ()  # alternative orders: these submodules run first
     parameters_hint: Callable[[int, int, int, int, int], str] = _affine_hint

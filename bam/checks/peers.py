@@ -40,7 +40,6 @@ SQUEEZE_EXCITE = Exercise(
     name="check_squeeze_excite",
     reference=SqueezeExcite,
     signature="MySqueezeExcite(channels, reduction=16)",
-    expected_shape=lambda s: s,
     shape_hint=lambda expected, got: "Reshape the gate to (B, C, 1, 1) so that it broadcasts.",
     output_hint=_se_output_hint,
     dead_hint="Each layer must feed the next: pool, Conv/Linear, ReLU, Conv/Linear, sigmoid.",

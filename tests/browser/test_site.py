@@ -70,10 +70,6 @@ def test_the_lesson_07_page_shows_a_static_explorer(site):
     assert not browser_site.RAW_WIDGET.search(facts["outputText"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lesson figures carry no caption or alt text yet (cell metadata mystnb.figure)",
-)
 def test_every_figure_says_what_it_shows(site):
     bare = [
         f"{page}: {img['src'].rsplit('/', 1)[-1]}"

@@ -19,7 +19,8 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 # The cell tag nbval and nbclient honour: an error in the cell does not fail the run.
 RAISES = "raises-exception"
 # Per-cell metadata worth keeping; everything else (execution timings, scroll state) goes.
-KEPT_CELL_METADATA = ("tags", "slideshow")
+# "mystnb" holds the caption the rendered course gives a cell's figure (make site).
+KEPT_CELL_METADATA = ("tags", "slideshow", "mystnb")
 MEMORY_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 
 
