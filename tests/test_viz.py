@@ -256,7 +256,7 @@ def test_explorer_grid_shows_every_stage_and_kind_as_the_explorer_does(batch):
     drawn = panels[row * (1 + len(viz.KINDS)) + col].images[-1]
     assert (drawn.norm.vmin, drawn.norm.vmax) == (state["vmin"], state["vmax"])
     assert (drawn.get_array() == state["array"]).all()
-    assert panels[row * (1 + len(viz.KINDS))].get_title() == state["title"]
+    assert " ".join(panels[row * (1 + len(viz.KINDS))].get_title().split()) == state["title"]
     assert fig._repr_png_().startswith(b"\x89PNG")
 
 
@@ -277,3 +277,11 @@ def test_on_a_static_page_the_explorer_is_a_figure_and_a_note(batch, monkeypatch
     assert isinstance(shown, Figure), "a static page cannot run widgets"
     assert shown.subfigs[0].get_suptitle() == "stage 1 (32x32)"
     assert "Jupyter or Colab" in displayed[0].data
+
+
+def test_the_explorer_grid_s_text_is_readable_at_a_page_s_column_width(batch):
+    _, images, labels, preds, maps = batch
+    fig = viz.explorer_grid(maps, images, labels, preds)
+    texts = [t for ax in fig.get_axes() for t in (ax.title, *ax.get_xticklabels()) if t.get_text()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 8
+    assert fig.get_size_inches()[0] <= 9  # else a page scales it down below that

@@ -10,6 +10,7 @@ relative link of the README, the guide and the lessons resolves as it does in th
 rewriting only the files whose contents changed, then (2) runs Sphinx, whose MyST-NB executes
 the lessons through jupyter-cache: a lesson is executed again only when its code cells changed,
 and every lesson when the ``bam`` package (code or shipped results) changed. Lessons run with
+an empty runs folder (``BAM_RUNS``: the page shows what a learner's first run prints) and
 ``BAM_STATIC=1``, which turns widgets into figures (``bam.runtime.static_page``).
 """
 
@@ -152,8 +153,15 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
     changed = mirror(sources(fast), src)
     shown = ", ".join(changed[:4]) + (", ..." if len(changed) > 4 else "")
     print(f"{len(changed)} source files changed" + (f": {shown}" if changed else ""))
+    if "conf.py" in changed:  # Sphinx keeps some settings' effects in its saved environment
+        shutil.rmtree(doctrees, ignore_errors=True)
+    # Lessons train into a folder of their own, emptied first, so that a page shows what a
+    # learner's first run prints (training, not a resumed checkpoint from an earlier run).
+    runs = work / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
     env = {
         **os.environ,
+        "BAM_RUNS": str(runs),
         "BAM_FAST": "1" if fast else "0",
         "BAM_STATIC": "1",
         "BAM_SITE_CACHE": str(cache),

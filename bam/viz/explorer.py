@@ -9,6 +9,7 @@ explorer's stand-in where widgets cannot run, such as the rendered course (``BAM
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import torch
@@ -96,11 +97,10 @@ def _draw_map(ax, state: dict, mask: torch.Tensor | None = None):
     return shown
 
 
-def _draw_image(ax, state: dict, fontsize: float) -> None:
+def _draw_image(ax, state: dict, fontsize: float, title: str | None = None) -> None:
     ax.imshow(state["image"])
-    ax.set_title(
-        state["title"], fontsize=fontsize, color="black" if state["correct"] else "firebrick"
-    )
+    colour = "black" if state["correct"] else "firebrick"
+    ax.set_title(state["title"] if title is None else title, fontsize=fontsize, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -138,7 +138,9 @@ def explorer_grid(
         check_kind(kind)
     indices = range(min(3, len(images))) if indices is None else indices
     n, cols = len(indices), len(kinds) + 1
-    size = (1.6 * cols + 0.3, (1.55 * n + 1.1) * len(maps))
+    # Shown at a page's column width (about 7 inches): 8-point text is the smallest that
+    # stays readable there.
+    size = (1.6 * cols + 0.3, (1.65 * n + 1.3) * len(maps))
     fig = NotebookFigure(figsize=size, dpi=110, layout="constrained")
     blocks = fig.subfigures(len(maps), 1, squeeze=False)[:, 0]
     for block, stage in zip(blocks, maps, strict=True):
@@ -148,22 +150,23 @@ def explorer_grid(
                 explorer_state(maps, images, labels, preds, index, stage, kind, class_names)
                 for kind in kinds
             ]
-            _draw_image(axes[row, 0], states[0], fontsize=6.5)
+            title = textwrap.fill(states[0]["title"], 20)  # a narrow column: a few lines
+            _draw_image(axes[row, 0], states[0], fontsize=8, title=title)
             mask = None if masks is None else masks[index]
             for col, state in enumerate(states, start=1):
                 ax = axes[row, col]
                 _draw_map(ax, state, mask)
-                ax.tick_params(labelsize=6.5)
+                ax.tick_params(labelsize=8)
                 if row < n - 1:  # the channel axis is labelled once, under the last image
                     ax.set_xlabel("")
                     ax.set_xticks([])
         for col, kind in enumerate(kinds, start=1):
-            axes[0, col].set_title(KINDS[kind], fontsize=7.5)
+            axes[0, col].set_title(textwrap.fill(KINDS[kind], 16), fontsize=9)
             bar = block.colorbar(
                 axes[-1, col].images[-1], ax=axes[:, col], location="bottom", aspect=12
             )
-            bar.ax.tick_params(labelsize=6.5)
-        block.suptitle(stage_label(stage, maps), fontsize=9, fontweight="bold")
+            bar.ax.tick_params(labelsize=8)
+        block.suptitle(stage_label(stage, maps), fontsize=11, fontweight="bold")
     return fig
 
 

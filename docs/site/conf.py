@@ -39,6 +39,11 @@ nb_execution_raise_on_error = True  # a failing lesson fails the build, no trace
 nb_execution_show_tb = True
 nb_merge_streams = True  # one block per cell for printed text; carriage returns applied
 
+# A module's source page links back to where each of its names is documented; names that
+# another module re-exports (bam.train's History, bam.experiments' grid functions) would
+# otherwise send those links to anchors of the re-exporting module that do not exist.
+viewcode_follow_imported_members = False
+
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
