@@ -89,6 +89,9 @@ def run_jobs(
         jobs = _run_local(pool, runs, results, train, workers, threads, log)
     failed = []
     for (name, _, seed), job in zip(runs, jobs, strict=True):
+        if _killed(job):
+            failed.append(f"{name} seed {seed} (job {job.job_id}: {KILLED})")
+            continue
         try:
             row = job.result()
         except Exception as error:  # the job died or raised: its run is simply not recorded
@@ -102,6 +105,26 @@ def run_jobs(
             f"{results}; run the same command again to train only the missing runs (logs in "
             f"{folder})"
         )
+
+
+KILLED = "its worker process ended without a result (killed? out of memory?)"
+
+
+def _killed(job) -> bool:
+    """A local worker whose process has ended without writing its result: killed, not failed
+    (a run that raises still writes one). Told at once: submitit would first wait 15 s for a
+    result file that a slow shared disk might not show yet, which a local disk always does."""
+    return (
+        isinstance(job, _local_job_type())
+        and job.state != "RUNNING"
+        and not job.paths.result_pickle.exists()
+    )
+
+
+def _local_job_type() -> type:
+    from submitit.local.local import LocalJob
+
+    return LocalJob
 
 
 def _first_line(error: Exception) -> str:
@@ -118,31 +141,37 @@ def _run_local(pool, runs, results, train, workers, threads, log) -> list:
     jobs: list = []
     running: dict[int, Any] = {}  # worker slot -> its job
     finished = 0
-    for name, config, seed in runs:
-        while len(running) == workers:
+
+    def wait_for_one() -> None:
+        """Until a running job ends: log it and free its slot."""
+        nonlocal finished
+        while True:
             for slot, job in list(running.items()):
                 if job.done():
                     del running[slot]
                     finished += 1
                     if log:
                         log(f"[{finished}/{len(runs)}] {_outcome(job)}")
-            if len(running) == workers:
-                time.sleep(0.2)
+                    return
+            time.sleep(0.2)  # submitit's own wait polls once a second
+
+    for name, config, seed in runs:
+        if len(running) == workers:
+            wait_for_one()
         slot = min(set(range(workers)) - set(running))
         if gpus:
             pool.update_parameters(visible_gpus=(slot % gpus,), gpus_per_node=1)
         job = pool.submit(_worker_job, train, name, config, seed, str(results), threads)
         running[slot] = job
         jobs.append(job)
-    for job in running.values():
-        job.wait()
-        finished += 1
-        if log:
-            log(f"[{finished}/{len(runs)}] {_outcome(job)}")
+    while running:  # the last ones, logged as they end
+        wait_for_one()
     return jobs
 
 
 def _outcome(job) -> str:
+    if _killed(job):
+        return f"job {job.job_id} failed: {KILLED}"
     try:
         return progress_line(job.result())
     except Exception as error:

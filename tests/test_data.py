@@ -47,7 +47,7 @@ def md5(path):
 
 def write_tiny_cifar(root, name, monkeypatch):
     """Write a tiny archive of ``name`` under ``root``; return {split: (images, labels)}."""
-    layout, source = LAYOUT[name], cifar_module.SOURCES[name]
+    layout, source = LAYOUT[name], cifar_module.source(name)
     folder = root / source.base_folder
     folder.mkdir(parents=True)
     g = torch.Generator().manual_seed(0)

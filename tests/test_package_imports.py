@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import bam
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,10 @@ else:
     raise SystemExit("blocking the import did not work")
 
 import bam
+import bam.checks, bam.cli, bam.data, bam.localisation, bam.pretrained, bam.train, bam.viz
+
+# Shapes, training, checks and maps never need torchvision: each of its imports costs a second.
+print(int("torchvision" in sys.modules), "torchvision imported by the common modules")
 
 
 def fail(name):
@@ -40,7 +46,9 @@ print(len(names), "modules imported")
 """
 
 
-def test_every_bam_module_imports_without_the_notebook_tooling():
+@pytest.fixture(scope="module")
+def imported() -> list[str]:
+    """The lines IMPORT_EVERY_MODULE printed, in a fresh interpreter."""
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERY_MODULE],
         cwd=ROOT,
@@ -49,7 +57,15 @@ def test_every_bam_module_imports_without_the_notebook_tooling():
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert int(result.stdout.split()[0]) > 20  # the walk found the package's modules
+    return result.stdout.splitlines()
+
+
+def test_every_bam_module_imports_without_the_notebook_tooling(imported):
+    assert int(imported[-1].split()[0]) > 20  # the walk found the package's modules
+
+
+def test_the_common_modules_do_not_import_torchvision(imported):
+    assert imported[0].startswith("0 "), "a module imports torchvision at the top: import it lazily"
 
 
 def imported_modules(path: Path) -> set[str]:

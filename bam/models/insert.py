@@ -19,11 +19,11 @@ weights are named ``layer1.0.attention....`` and no existing weight is renamed):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Literal
 
 from torch import nn
-from torchvision.models import resnet as tv
 
 from bam.layers.bam import BAM
 from bam.layers.cbam import CBAM
@@ -86,6 +86,18 @@ def bam_layer(channels: int, branches: Branches = "both", **bam_kwargs) -> BAM:
     raise ValueError(f"branches must be 'both', 'channel' or 'spatial', got {branches!r}")
 
 
+def torchvision_last_bn(block: nn.Module) -> nn.BatchNorm2d | None:
+    """The last BatchNorm of a torchvision ``BasicBlock`` or ``Bottleneck``; None for others."""
+    # Such a block exists only once torchvision's resnet module is imported, so importing bam
+    # need not import torchvision (over a second, in every kernel and command line).
+    tv = sys.modules.get("torchvision.models.resnet")
+    if tv is not None and isinstance(block, tv.Bottleneck):
+        return block.bn3
+    if tv is not None and isinstance(block, tv.BasicBlock):
+        return block.bn2
+    return None
+
+
 class ApplyAttention:
     """Forward hook for a torchvision block's last BatchNorm: its output ``y`` becomes ``A(y)``."""
 
@@ -113,10 +125,10 @@ def add_block_attention(model: nn.Module, make: Callable[[int], nn.Module]) -> n
                     f"{type(block).__name__} already has an attention module "
                     f"({type(existing).__name__}); add attention to a model once"
                 )
+            last_bn = torchvision_last_bn(block)
             if isinstance(existing, nn.Identity):
                 block.attention = make(block.conv2.out_channels)
-            elif isinstance(block, tv.Bottleneck | tv.BasicBlock):
-                last_bn = block.bn3 if isinstance(block, tv.Bottleneck) else block.bn2
+            elif last_bn is not None:
                 block.attention = make(last_bn.num_features)
                 last_bn.register_forward_hook(ApplyAttention(block.attention))
             else:
