@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -24,14 +26,14 @@ class AttentionMaps:
     attention: torch.Tensor
 
 
-@torch.no_grad()
-def capture_attention(
-    model: nn.Module, x: torch.Tensor
-) -> tuple[torch.Tensor, dict[str, AttentionMaps]]:
-    """Run ``model(x)`` once; return its output and the maps of every BAM, keyed by module name.
+@contextmanager
+def recording_attention(model: nn.Module) -> Iterator[dict[str, AttentionMaps]]:
+    """Record the maps of every BAM of ``model`` during the forward pass run inside the block.
 
-    The hooks are removed afterwards, also when the forward pass raises. Maps are detached
-    copies on the CPU, in float32.
+    Yields a dict that, once the block ends, holds ``{module name: AttentionMaps}`` of the last
+    forward pass, detached, on the CPU, in float32. The hooks are removed on leaving the block,
+    also when it raises. Any forward pass counts, with or without gradients (``bam.localisation``
+    records the maps during the pass Grad-CAM makes anyway, instead of running a second one).
     """
     bams = {name: m for name, m in model.named_modules() if isinstance(m, BAM)}
     if not bams:
@@ -47,16 +49,31 @@ def capture_attention(
                 seen[name][part] = output.detach()
 
             handles.append(getattr(module, part).register_forward_hook(keep))
+    maps: dict[str, AttentionMaps] = {}
     try:
-        output = model(x)
+        yield maps
     finally:
         for handle in handles:
             handle.remove()
-    maps = {}
     for name, logits in seen.items():
+        if not logits:
+            raise ValueError(f"{name} did not run: no forward pass of the model in the block")
         # M(F) from the logits the module used, in their dtype and on their device, as its gate
         # computed it; the gate itself is one fused operation with nothing to hook.
         channel, spatial = logits["channel"], logits["spatial"]
         attention = attention_map(channel, spatial, bams[name].combine)
         maps[name] = AttentionMaps(*(t.float().cpu() for t in (channel, spatial, attention)))
+
+
+@torch.no_grad()
+def capture_attention(
+    model: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, AttentionMaps]]:
+    """Run ``model(x)`` once; return its output and the maps of every BAM, keyed by module name.
+
+    The hooks are removed afterwards, also when the forward pass raises. Maps are detached
+    copies on the CPU, in float32.
+    """
+    with recording_attention(model) as maps:
+        output = model(x)
     return output, maps

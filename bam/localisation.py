@@ -36,8 +36,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from bam import cli
+from bam.capture import recording_attention
 from bam.gradcam import grad_cam
-from bam.maps import SPATIAL_KINDS, check_kind, collect, spatial_map, stage_label, upsample
+from bam.maps import (
+    SPATIAL_KINDS,
+    check_kind,
+    collect,
+    concat_maps,
+    spatial_map,
+    stage_label,
+    upsample,
+)
 from bam.tables import text_table
 
 TIE = 1e-6
@@ -220,12 +229,16 @@ def compare(
         raise ValueError(f"got {len(images)} images but {len(masks)} masks")
     rows, sizes = [], {}
     for source, model in models.items():
-        _, maps = collect(model, images)
+        parts, cams = [], []
+        for chunk in images.split(256):  # one forward pass gives the maps and Grad-CAM
+            with recording_attention(model) as maps:
+                cams.append(grad_cam(model, chunk)[0])
+            parts.append(maps)
+        maps, cams = concat_maps(parts), torch.cat(cams)
         for name, m in maps.items():
             stage = stage_label(name, maps)
             sizes[stage] = tuple(m.spatial.shape[-2:])
             rows.append(measure(source, stage, spatial_map(m, kind), masks, tolerance, border))
-        cams = torch.cat([grad_cam(model, chunk)[0] for chunk in images.split(256)])
         h, w = cams.shape[-2:]
         rows.append(measure(source, f"Grad-CAM ({h}x{w})", cams, masks, tolerance, border))
     n = len(images)

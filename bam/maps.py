@@ -71,6 +71,16 @@ def stage_label(name: str, maps: dict[str, AttentionMaps]) -> str:
     return f"stage {index} ({h}x{w})"
 
 
+def concat_maps(parts: list[dict[str, AttentionMaps]]) -> dict[str, AttentionMaps]:
+    """The maps of several batches, joined batch after batch."""
+    return {
+        name: AttentionMaps(
+            *(torch.cat([getattr(p[name], f.name) for p in parts]) for f in fields(AttentionMaps))
+        )
+        for name in parts[0]
+    }
+
+
 @torch.no_grad()
 def collect(model: nn.Module, images: torch.Tensor, batch_size: int = 256):
     """Predictions and BAM maps for ``images`` in eval mode, batch by batch.
@@ -87,10 +97,4 @@ def collect(model: nn.Module, images: torch.Tensor, batch_size: int = 256):
             logits, maps = capture_attention(model, images[start : start + batch_size].to(device))
             preds.append(logits.argmax(1).cpu())
             parts.append(maps)
-    merged = {
-        name: AttentionMaps(
-            *(torch.cat([getattr(p[name], f.name) for p in parts]) for f in fields(AttentionMaps))
-        )
-        for name in parts[0]
-    }
-    return torch.cat(preds), merged
+    return torch.cat(preds), concat_maps(parts)

@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from bam import add_bam, capture_attention
+from bam.capture import recording_attention
+from bam.gradcam import grad_cam
 from bam.models import create
 
 
@@ -61,3 +63,25 @@ def test_works_on_a_torchvision_resnet_with_non_square_input():
     model = add_bam(torchvision.models.resnet18()).eval()
     _, maps = capture_attention(model, torch.randn(1, 3, 64, 96))
     assert [m.spatial.shape[-2:] for m in maps.values()] == [(16, 24), (8, 12), (4, 6)]
+
+
+def test_recording_during_a_pass_with_gradients_gives_the_maps_of_capture():
+    # bam.localisation records the maps during the forward pass Grad-CAM makes anyway.
+    torch.manual_seed(0)
+    model = create("bam_resnet20").eval()
+    x = torch.randn(3, 3, 32, 32)
+    _, expected = capture_attention(model, x)
+    with recording_attention(model) as maps:
+        grad_cam(model, x)
+    assert list(maps) == list(expected) and hooks_left(model) == 0
+    for name, m in maps.items():
+        assert not m.attention.requires_grad
+        for part in ("channel", "spatial", "attention"):
+            torch.testing.assert_close(getattr(m, part), getattr(expected[name], part))
+
+
+def test_recording_without_a_forward_pass_says_so():
+    model = create("bam_resnet20")
+    with pytest.raises(ValueError, match="did not run"), recording_attention(model):
+        pass
+    assert hooks_left(model) == 0

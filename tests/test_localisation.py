@@ -127,6 +127,23 @@ def test_compare_measures_every_stage_grad_cam_and_the_baselines():
     assert "Grad-CAM (8x8)" in table and "object area 0.062" in table
 
 
+def test_compare_s_single_pass_measures_what_separate_passes_do():
+    from bam.gradcam import grad_cam
+    from bam.maps import collect
+
+    torch.manual_seed(0)
+    model = create("bam_resnet20")
+    images, masks = torch.randn(300, 3, 32, 32), square_mask(300)  # two batches of compare
+    rows = loc.compare({"untrained": model}, images, masks)[:3]
+    _, maps = collect(model, images)
+    expected = [
+        loc.measure("untrained", loc.stage_label(name, maps), loc.spatial_map(m), masks)
+        for name, m in maps.items()
+    ]
+    expected.append(loc.measure("untrained", "Grad-CAM (8x8)", grad_cam(model, images)[0], masks))
+    assert rows == expected
+
+
 def test_the_command_line_measures_a_checkpoint_against_its_untrained_self(tmp_path, capsys):
     torch.manual_seed(1)
     torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
