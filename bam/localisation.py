@@ -47,6 +47,7 @@ from bam.maps import (
     stage_label,
     upsample,
 )
+from bam.runtime import inference_batch, model_device
 from bam.tables import text_table
 
 TIE = 1e-6
@@ -230,7 +231,8 @@ def compare(
     rows, sizes = [], {}
     for source, model in models.items():
         parts, cams = [], []
-        for chunk in images.split(256):  # one forward pass gives the maps and Grad-CAM
+        # One forward pass per batch gives the maps and Grad-CAM.
+        for chunk in images.split(inference_batch(model_device(model))):
             with recording_attention(model) as maps:
                 cams.append(grad_cam(model, chunk)[0])
             parts.append(maps)

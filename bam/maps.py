@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bam.capture import AttentionMaps, capture_attention
-from bam.runtime import eval_mode, model_device
+from bam.runtime import eval_mode, inference_batch, model_device
 
 KINDS: dict[str, str] = {
     "spatial": "spatial logits Ms(F)",
@@ -82,15 +82,17 @@ def concat_maps(parts: list[dict[str, AttentionMaps]]) -> dict[str, AttentionMap
 
 
 @torch.no_grad()
-def collect(model: nn.Module, images: torch.Tensor, batch_size: int = 256):
+def collect(model: nn.Module, images: torch.Tensor, batch_size: int | None = None):
     """Predictions and BAM maps for ``images`` in eval mode, batch by batch.
 
     Returns ``(preds, maps)``: ``preds`` is ``(B,)`` on the CPU, ``maps`` is
     ``{name: AttentionMaps}`` with every tensor on the CPU. The model's mode is restored.
+    ``batch_size`` defaults to ``bam.runtime.inference_batch``.
     """
     if len(images) == 0:
         raise ValueError("collect needs at least one image, got an empty batch")
     device = model_device(model)
+    batch_size = batch_size or inference_batch(device)
     preds, parts = [], []
     with eval_mode(model):
         for start in range(0, len(images), batch_size):

@@ -191,6 +191,14 @@ def channels_last_default(device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
+def inference_batch(device: torch.device) -> int:
+    """Images per batch when a network only runs forward (``evaluate``, ``bam.maps.collect``,
+    ``bam.localisation.compare``): 128 on the CPU, 500 elsewhere."""
+    # On the CPU a ResNet-20 at 32x32 keeps 128 images' activations in cache: evaluating the
+    # 2,000 Shapes test images took 2.3-3.1 s against 3.3-5.0 s in batches of 500 (one thread).
+    return 128 if device.type == "cpu" else 500
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing when ``dtype`` is None."""
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()

@@ -48,6 +48,7 @@ from bam.runtime import (
     choose_precision,
     eval_mode,
     get_device,
+    inference_batch,
     model_device,
     runs_dir,
     seed_everything,
@@ -69,21 +70,22 @@ def evaluate(
     model: nn.Module,
     dataset: ImageSet,
     *,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     normalize_like: ImageSet | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (a fraction) of ``model`` on every image of ``dataset``,
     in eval mode, on the device the model is on. ``normalize_like`` is the training set when
-    ``dataset`` is a test set with statistics of its own (the course's sets share them)."""
+    ``dataset`` is a test set with statistics of its own (the course's sets share them);
+    ``batch_size`` defaults to ``bam.runtime.inference_batch``."""
     device = model_device(model)
     dtype = choose_precision(device, amp).dtype
     if channels_last is None:
         channels_last = channels_last_default(device)
     loader = Loader(
         dataset,
-        batch_size,
+        batch_size or inference_batch(device),
         device=device,
         normalize_like=normalize_like,
         channels_last=channels_last,
