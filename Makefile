@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-browser lint format bench gpu-check train student artifacts grade slides site site-fast clean-venv
+.PHONY: lab test test-integration test-browser lint format bench gpu-check train student artifacts grade slides site site-fast clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,10 +54,17 @@ format: $(INSTALLED)
 # for a second thread to pay, and two threads per process on two cores oversubscribe them
 # (measured: 1.5x faster than one process). A test file's tests, and a notebook's cells, stay
 # together in one process, in order. TEST_WORKERS=0 runs everything in this process.
+# The tests marked `integration` build what surrounds the course: a Colab runtime that installs
+# it from git, a class graded in Jupyter kernels, slide decks, JupyterLab, grid workers. They
+# take as long as all the rest, so `make test` leaves them to `make test-integration`; CI runs
+# both, and a bare `pytest` runs everything.
 TEST_WORKERS ?= 2
+PYTEST := BAM_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 test: lint $(TEACH)
-	BAM_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax \
-		tests notebooks
+	$(PYTEST) --nbval-lax -m "not integration" tests notebooks
+
+test-integration: $(TEACH)
+	$(PYTEST) -m integration tests
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
 student: $(INSTALLED)

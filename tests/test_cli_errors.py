@@ -128,7 +128,8 @@ def test_bam_debug_lets_the_error_through(damaged_run, tmp_path, monkeypatch):
     monkeypatch.setenv("BAM_DEBUG", "1")
     monkeypatch.setattr(sys, "argv", ["bam.train", "--out", str(damaged_run), *TINY])
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CheckpointError, match="cannot be read"):
+    with pytest.raises(CheckpointError, match="cannot be read"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "'bam.", RuntimeWarning, "runpy")
         runpy.run_module("bam.train", run_name="__main__", alter_sys=True)
 
 

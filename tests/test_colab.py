@@ -25,6 +25,7 @@ import torch
 import torchvision
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.integration  # a fresh runtime and a pip install: make test-integration
 LESSONS = ["00_welcome.ipynb", "07_seeing_attention.ipynb"]
 COURSE_URL = "git+https://github.com/bam-course/bam-course"
 REPORT = textwrap.dedent(

@@ -344,6 +344,7 @@ def run_nbval(root: Path, notebook: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration  # nbval runs twice, each in a pytest of its own
 def test_student_copy_passes_nbval_which_still_compares_the_independent_check(refreshed):
     result = run_nbval(refreshed, "notebooks/student/01_demo.ipynb")
     assert result.returncode == 0, result.stdout[-3000:]

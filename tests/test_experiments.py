@@ -239,6 +239,7 @@ def same_summaries(a, b):
     return [(s.name, s.runs, s.values) for s in a] == [(s.name, s.runs, s.values) for s in b]
 
 
+@pytest.mark.integration  # submitit starts a worker process per run
 def test_two_local_workers_give_the_summary_of_one_and_survive_a_killed_worker(tmp_path):
     pytest.importorskip("submitit")
     from bam.experiments import GridIncomplete
@@ -259,6 +260,7 @@ def test_two_local_workers_give_the_summary_of_one_and_survive_a_killed_worker(t
     assert same_summaries(summarize(rows), one)
 
 
+@pytest.mark.integration  # submitit starts a worker process per run
 def test_a_tiny_real_grid_gives_the_same_summary_here_and_in_two_workers(tmp_path):
     pytest.importorskip("submitit")
     tiny = {"dataset": "shapes", "train_size": 64, "test_size": 32, "epochs": 1, "batch_size": 32}

@@ -21,6 +21,8 @@ from tools.course.notebook import read  # noqa: E402
 from tools.course.student import make_student  # noqa: E402
 
 LESSONS = grade.load_lessons()
+# The class is graded in about a dozen Jupyter kernels: make test-integration runs these.
+CLASS = pytest.mark.integration
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -50,6 +52,7 @@ def read_csv(folder: Path) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- the class, cell by cell
 
 
+@CLASS
 def test_csv_has_one_row_per_learner_and_exercise_with_stable_columns(graded):
     folder, expected, _ = graded
     with open(folder / "grades.csv", encoding="utf-8") as file:
@@ -59,6 +62,7 @@ def test_csv_has_one_row_per_learner_and_exercise_with_stable_columns(graded):
     assert {r["exercise"] for r in table} == {classroom.EXERCISE}
 
 
+@CLASS
 @pytest.mark.parametrize("name", classroom.CASES)
 def test_each_submission_gets_its_status_and_message(graded, name):
     folder, expected, _ = graded
@@ -69,6 +73,7 @@ def test_each_submission_gets_its_status_and_message(graded, name):
     assert "\n" not in row["message"]
 
 
+@CLASS
 def test_the_lesson_comes_from_the_content(graded):
     folder, _, _ = graded
     lessons = {r["learner"]: r["lesson"] for r in read_csv(folder)}
@@ -77,6 +82,7 @@ def test_the_lesson_comes_from_the_content(graded):
     assert lessons["ned"] == ""  # unreadable
 
 
+@CLASS
 def test_the_originals_are_never_modified(graded):
     folder, _, before = graded
     after = digest(folder)
@@ -112,6 +118,7 @@ class _Table(html.parser.HTMLParser):
             self.cell["text"] += data
 
 
+@CLASS
 def test_report_shows_every_grade_coloured_with_its_message(graded):
     folder, _, _ = graded
     page = (folder / "report.html").read_text(encoding="utf-8")
@@ -136,6 +143,7 @@ def test_report_shows_every_grade_coloured_with_its_message(graded):
         assert f"td.{status.replace(' ', '-')}" in page and colour in page
 
 
+@CLASS
 def test_report_lists_what_learners_got_stuck_on(graded):
     folder, _, _ = graded
     page = (folder / "report.html").read_text(encoding="utf-8")

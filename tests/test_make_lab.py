@@ -12,6 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # starts JupyterLab: make test-integration
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -29,9 +29,22 @@ def test_environment_yml_python_matches_requires_python():
     assert f"python{requires}" in (ROOT / "environment.yml").read_text()
 
 
-def test_ci_runs_the_readme_test_command():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    assert "make test" in (ROOT / "README.md").read_text()
+def test_ci_runs_the_readme_test_command_and_the_integration_tests():
+    steps = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "make test" in steps and "make test-integration" in steps
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme and "make test-integration" in readme
+
+
+def test_the_integration_tests_are_left_out_of_make_test_and_nowhere_else():
+    # make test leaves out exactly what make test-integration runs, and pytest refuses a
+    # misspelt marker (which would otherwise put a test in neither).
+    makefile = (ROOT / "Makefile").read_text()
+    assert '-m "not integration" tests notebooks' in makefile
+    assert "-m integration tests" in makefile
+    options = pyproject()["tool"]["pytest"]["ini_options"]
+    assert "--strict-markers" in options["addopts"]
+    assert any(marker.startswith("integration:") for marker in options["markers"])
 
 
 def test_make_test_lints_and_runs_the_notebooks():

@@ -96,6 +96,7 @@ def deck(tmp_path_factory):
     return out, (out / f"{LESSON.stem}.slides.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.integration  # nbconvert builds a reveal.js deck from a run of lesson 01
 def test_a_deck_has_a_slide_per_section_and_the_figures_of_the_run(deck):
     _, page = deck
     nb = read(LESSON)
@@ -111,6 +112,7 @@ def test_a_deck_has_a_slide_per_section_and_the_figures_of_the_run(deck):
     assert "google.colab" not in page  # the set-up cell is skipped
 
 
+@pytest.mark.integration  # nbconvert builds a reveal.js deck from a run of lesson 01
 def test_a_deck_loads_nothing_from_the_network(deck):
     out, page = deck
     # What a browser fetches to show the page: scripts, images, style sheets (not links).

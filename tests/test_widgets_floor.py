@@ -15,6 +15,8 @@ import pytest
 import tomllib
 from packaging.version import Version
 
+pytestmark = pytest.mark.integration  # installs ipywidgets from PyPI: make test-integration
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = textwrap.dedent(
     """
