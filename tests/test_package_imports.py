@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # Needed by the course tooling (tools/course, the `dev` extra), never by the package.
 TOOLING_ONLY = ("nbformat", "nbclient")
 
+# One fresh interpreter answers every question about what imports what, in this order (a
+# module, once imported, stays imported): each answer is a line "NAME VALUE".
 IMPORT_EVERY_MODULE = f"""
-import importlib, pkgutil, sys
+import importlib, json, pkgutil, sys
 
 for name in {TOOLING_ONLY!r}:
     sys.modules[name] = None  # from now on, `import {TOOLING_ONLY[0]}` raises ImportError
@@ -28,11 +31,19 @@ except ImportError:
 else:
     raise SystemExit("blocking the import did not work")
 
-import bam
-import bam.checks, bam.cli, bam.data, bam.localisation, bam.pretrained, bam.train, bam.viz
+
+def loaded(prefix):
+    return sorted(m for m in sys.modules if m == prefix or m.startswith(prefix + "."))
+
+
+# Measuring localisation needs neither the drawing code nor the checks.
+import bam.localisation
+print("localisation_draws", json.dumps(loaded("bam.viz") + loaded("matplotlib")))
+print("localisation_checks", json.dumps(loaded("bam.checks")))
 
 # Shapes, training, checks and maps never need torchvision: each of its imports costs a second.
-print(int("torchvision" in sys.modules), "torchvision imported by the common modules")
+import bam.checks, bam.cli, bam.data, bam.pretrained, bam.train, bam.viz
+print("common_torchvision", json.dumps(loaded("torchvision")))
 
 
 def fail(name):
@@ -42,13 +53,13 @@ def fail(name):
 names = [m.name for m in pkgutil.walk_packages(bam.__path__, "bam.", onerror=fail)]
 for name in names:
     importlib.import_module(name)
-print(len(names), "modules imported")
+print("modules", len(names))
 """
 
 
 @pytest.fixture(scope="module")
-def imported() -> list[str]:
-    """The lines IMPORT_EVERY_MODULE printed, in a fresh interpreter."""
+def imported() -> dict[str, object]:
+    """What IMPORT_EVERY_MODULE found, in a fresh interpreter."""
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERY_MODULE],
         cwd=ROOT,
@@ -57,15 +68,21 @@ def imported() -> list[str]:
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.splitlines()
+    lines = (line.split(" ", 1) for line in result.stdout.splitlines())
+    return {name: json.loads(value) for name, value in lines}
 
 
 def test_every_bam_module_imports_without_the_notebook_tooling(imported):
-    assert int(imported[-1].split()[0]) > 20  # the walk found the package's modules
+    assert imported["modules"] > 20  # the walk found the package's modules
 
 
 def test_the_common_modules_do_not_import_torchvision(imported):
-    assert imported[0].startswith("0 "), "a module imports torchvision at the top: import it lazily"
+    assert imported["common_torchvision"] == [], "import torchvision where it is used, lazily"
+
+
+def test_measuring_localisation_imports_neither_the_drawing_code_nor_the_checks(imported):
+    assert imported["localisation_draws"] == []
+    assert imported["localisation_checks"] == []
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -57,7 +57,10 @@ def recalibrated(model: nn.Module, train_set, augment: bool, batches: int = 20) 
             m.reset_running_stats()
             m.momentum = None
     model.train()
-    loader = Loader(train_set, 128, train=True, seed=0, padding=4 * augment, flip=augment)
+    # Channels-last, as fit and evaluate use on the CPU: about 1.5x faster here.
+    loader = Loader(
+        train_set, 128, train=True, seed=0, padding=4 * augment, flip=augment, channels_last=True
+    )
     with torch.no_grad():
         for _, (x, _) in zip(range(batches), loader, strict=False):
             model(x)

@@ -1,8 +1,6 @@
 """bam.runtime's helpers for models: their device, eval mode that restores, device names; and
 measurement that does not import drawing."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,11 +32,3 @@ def test_a_device_name_that_is_none_is_a_value_error():
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         bam.runtime.get_device("gpu")
     assert bam.runtime.get_device("cpu") == torch.device("cpu")
-
-
-def test_measuring_localisation_does_not_import_the_drawing_package():
-    code = "import sys, bam.localisation; print([m for m in sys.modules if 'bam.viz' in m])"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-    ).stdout
-    assert out.strip() == "[]"
