@@ -42,12 +42,12 @@ lab: $(INSTALLED)
 		$$root $(LAB_ARGS) notebooks/00_welcome.ipynb
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check bam tests tools notebooks
-	$(VENV)/bin/ruff format --check bam tests tools notebooks
+	$(VENV)/bin/ruff check conftest.py bam tests tools notebooks
+	$(VENV)/bin/ruff format --check conftest.py bam tests tools notebooks
 
 format: $(INSTALLED)
-	$(VENV)/bin/ruff check --fix bam tests tools notebooks
-	$(VENV)/bin/ruff format bam tests tools notebooks
+	$(VENV)/bin/ruff check --fix conftest.py bam tests tools notebooks
+	$(VENV)/bin/ruff format conftest.py bam tests tools notebooks
 
 # The grader's, the slides' and the grid executor's tests need the extras. The tests run in
 # TEST_WORKERS processes (pytest-xdist), one thread each: the fast-mode tensors are too small

@@ -91,6 +91,16 @@ def test_every_student_exercise_defines_what_its_check_needs(lesson):
         assert needed <= defined, f"{where}: the student copy does not define {needed - defined}"
 
 
+def test_nbval_runs_every_student_copy_but_those_whose_code_is_their_lesson_s():
+    from conftest import runs_its_lesson_s_code  # the checkout's own, at its top
+
+    skipped = {p.name for p in student_copies() if runs_its_lesson_s_code(p)}
+    with_exercises = {p.name for p in lessons() if exercise_cells(read(p))[0]}
+    assert skipped == {p.name for p in lessons()} - with_exercises
+    assert "00_welcome.ipynb" in skipped and "01_channel_attention.ipynb" not in skipped
+    assert not any(runs_its_lesson_s_code(p) for p in lessons())
+
+
 def test_every_lesson_has_a_student_copy_and_no_copy_lacks_a_lesson():
     names = {p.name for p in lessons()}
     copies = {p.name for p in NOTEBOOKS if p.parent.name == STUDENT_DIR}

@@ -49,8 +49,8 @@ def test_the_integration_tests_are_left_out_of_make_test_and_nowhere_else():
 
 def test_make_test_lints_and_runs_the_notebooks():
     makefile = (ROOT / "Makefile").read_text()
-    assert "ruff check bam tests tools notebooks" in makefile
-    assert "ruff format --check bam tests tools notebooks" in makefile
+    assert "ruff check conftest.py bam tests tools notebooks" in makefile
+    assert "ruff format --check conftest.py bam tests tools notebooks" in makefile
     assert "BAM_FAST=1" in makefile and "--nbval-lax" in makefile
     # In parallel, a notebook's cells must stay in one worker, in order (they share a kernel).
     assert "--dist loadfile" in makefile
