@@ -90,3 +90,16 @@ def write_copies(root: Path = REPO_ROOT, check: bool = False) -> list[Path]:
             for orphan in orphans:
                 orphan.unlink()
     return stale
+
+
+def same_code_as_lesson(copy: Path) -> bool:
+    """True for a student copy whose code cells are its lesson's (a lesson without exercises):
+    running it tests nothing that running the lesson does not."""
+    lesson = copy.parent.parent / copy.name
+    if copy.parent.name != STUDENT_DIR or not lesson.is_file():
+        return False
+
+    def code(path: Path) -> list[str]:
+        return [cell.source for cell in read(path).cells if cell.cell_type == "code"]
+
+    return code(copy) == code(lesson)
