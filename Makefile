@@ -55,16 +55,18 @@ format: $(INSTALLED)
 # (measured: 1.5x faster than one process). A test file's tests, and a notebook's cells, stay
 # together in one process, in order. TEST_WORKERS=0 runs everything in this process.
 # The tests marked `integration` build what surrounds the course: a Colab runtime that installs
-# it from git, a class graded in Jupyter kernels, slide decks, JupyterLab, grid workers. They
-# take as long as all the rest, so `make test` leaves them to `make test-integration`; CI runs
-# both, and a bare `pytest` runs everything.
+# it from git, a class graded in Jupyter kernels, slide decks, JupyterLab, grid workers. In a
+# student copy, the cells after its last exercise (marked `after_exercises`) are its lesson's
+# code, which running the lesson tests. `make test` leaves both to `make test-integration`,
+# which also runs every student copy whole; CI runs both, and a bare `pytest` runs everything.
 TEST_WORKERS ?= 2
 PYTEST := BAM_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 test: lint $(TEACH)
-	$(PYTEST) --nbval-lax -m "not integration" tests notebooks
+	$(PYTEST) --nbval-lax -m "not integration and not after_exercises" tests notebooks
 
 test-integration: $(TEACH)
 	$(PYTEST) -m integration tests
+	$(PYTEST) --nbval-lax notebooks/student
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
 student: $(INSTALLED)

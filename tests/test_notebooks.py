@@ -11,10 +11,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from tools.course.cells import bound_names, parse_cell, read_names
 from tools.course.layout import REPO_ROOT, STUDENT_DIR, lessons, student_copies, student_path
-from tools.course.notebook import KERNELSPEC, dumps, read
+from tools.course.notebook import KERNELSPEC, RAISES, dumps, read
 from tools.course.rules import problems
 from tools.course.solutions import blank_solutions, solution_blocks
-from tools.course.student import exercise_cells, make_student, same_code_as_lesson, write_copies
+from tools.course.student import (
+    exercise_cells,
+    first_cell_after_exercises,
+    make_student,
+    write_copies,
+)
 
 NOTEBOOKS = lessons() + student_copies()
 REPO = "https://github.com/bam-course/bam-course"
@@ -91,13 +96,20 @@ def test_every_student_exercise_defines_what_its_check_needs(lesson):
         assert needed <= defined, f"{where}: the student copy does not define {needed - defined}"
 
 
-def test_nbval_runs_every_student_copy_but_those_whose_code_is_their_lesson_s():
-    # conftest.py, at the top of the checkout, leaves out the copies this function picks.
-    skipped = {p.name for p in student_copies() if same_code_as_lesson(p)}
-    with_exercises = {p.name for p in lessons() if exercise_cells(read(p))[0]}
-    assert skipped == {p.name for p in lessons()} - with_exercises
-    assert "00_welcome.ipynb" in skipped and "01_channel_attention.ipynb" not in skipped
-    assert not any(same_code_as_lesson(p) for p in lessons())
+def test_make_test_runs_every_student_copy_up_to_its_last_exercise_dependent_cell():
+    # conftest.py marks the cells from first_cell_after_exercises on; make test leaves them out.
+    for lesson in lessons():
+        copy = read(student_path(lesson))
+        first = first_cell_after_exercises(copy)
+        code = [c for c in copy.cells if c.cell_type == "code"]
+        assert all(RAISES not in c.metadata.get("tags", []) for c in code[first:]), lesson.name
+        exercises, dependent = exercise_cells(read(lesson))
+        if not exercises:
+            assert first == 0, lesson.name  # nothing differs: the lesson's run is the copy's
+            continue
+        cells = [i for i, c in enumerate(read(lesson).cells) if c.cell_type == "code"]
+        last = max(cells.index(i) for i in exercises | dependent)
+        assert first == last + 1, lesson.name
 
 
 def test_every_lesson_has_a_student_copy_and_no_copy_lacks_a_lesson():

@@ -40,11 +40,13 @@ def test_the_integration_tests_are_left_out_of_make_test_and_nowhere_else():
     # make test leaves out exactly what make test-integration runs, and pytest refuses a
     # misspelt marker (which would otherwise put a test in neither).
     makefile = (ROOT / "Makefile").read_text()
-    assert '-m "not integration" tests notebooks' in makefile
-    assert "-m integration tests" in makefile
+    assert '-m "not integration and not after_exercises" tests notebooks' in makefile
+    assert "-m integration tests\n" in makefile
+    assert "--nbval-lax notebooks/student\n" in makefile  # every student copy, whole
     options = pyproject()["tool"]["pytest"]["ini_options"]
     assert "--strict-markers" in options["addopts"]
-    assert any(marker.startswith("integration:") for marker in options["markers"])
+    for name in ("integration", "after_exercises"):
+        assert any(marker.startswith(f"{name}:") for marker in options["markers"])
 
 
 def test_make_test_lints_and_runs_the_notebooks():

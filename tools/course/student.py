@@ -92,14 +92,10 @@ def write_copies(root: Path = REPO_ROOT, check: bool = False) -> list[Path]:
     return stale
 
 
-def same_code_as_lesson(copy: Path) -> bool:
-    """True for a student copy whose code cells are its lesson's (a lesson without exercises):
-    running it tests nothing that running the lesson does not."""
-    lesson = copy.parent.parent / copy.name
-    if copy.parent.name != STUDENT_DIR or not lesson.is_file():
-        return False
-
-    def code(path: Path) -> list[str]:
-        return [cell.source for cell in read(path).cells if cell.cell_type == "code"]
-
-    return code(copy) == code(lesson)
+def first_cell_after_exercises(copy: nbformat.NotebookNode) -> int:
+    """Index, among the code cells of a student copy, of the first one after its last exercise
+    and the last cell that depends on one (0 for a copy without exercises). From there on the
+    copy runs its lesson's code on its lesson's names: running the lesson tests those cells."""
+    code = [cell for cell in copy.cells if cell.cell_type == "code"]
+    marked = [i for i, cell in enumerate(code) if RAISES in cell.metadata.get("tags", [])]
+    return max(marked, default=-1) + 1
