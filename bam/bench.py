@@ -1,6 +1,6 @@
 """Benchmarks, measured side by side in one run so that their ratios hold on a busy machine.
 
-    python -m bam.bench train      # our loader vs a DataLoader; the step time of BAM and bfloat16
+    python -m bam.bench train      # loader vs DataLoader; step time of BAM, bfloat16; eval batch
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time, saved activations
     python -m bam.bench gpu        # the GPU self-check (bam.gpu_check); one line without a GPU
 
@@ -23,8 +23,9 @@ from bam import cli
 from bam.data import ImageSet, Loader, make_shapes
 from bam.layers import BAM
 from bam.models import create
-from bam.runtime import cpu_has_native_bfloat16, eval_mode
+from bam.runtime import cpu_has_native_bfloat16, eval_mode, inference_batch
 from bam.tables import text_table
+from bam.train import evaluate
 
 
 class PILImages(Dataset):
@@ -89,18 +90,10 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         "machine are noisy, compare the ratios (measured side by side)"
     )
     data = make_shapes("train", size=args.images)
+    steps = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+    steps += [transforms.ToTensor(), transforms.Normalize(data.mean, data.std)]
     baseline = DataLoader(
-        PILImages(
-            data,
-            transforms.Compose(
-                [
-                    transforms.RandomCrop(32, padding=4),
-                    transforms.RandomHorizontalFlip(),
-                    transforms.ToTensor(),
-                    transforms.Normalize(data.mean, data.std),
-                ]
-            ),
-        ),
+        PILImages(data, transforms.Compose(steps)),
         batch_size=args.batch_size,
         shuffle=True,
         drop_last=True,
@@ -160,7 +153,18 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         "  speed-up of bfloat16+CL over float32  "
         + ", ".join(f"{n} {r:.2f}x" for n, r in speedups.items())
     )
+    # evaluate's batch on the CPU (bam.runtime.inference_batch) against the 500 it used to be.
+    model, sizes = runs[bam, "float32"][0], (inference_batch(torch.device("cpu")), 500)
+    seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(args.repeats):
+        for size, taken in seconds.items():
+            start = time.perf_counter()
+            evaluate(model, data, batch_size=size, amp=False)
+            taken.append(time.perf_counter() - start)
+    small, large = (statistics.median(seconds[size]) for size in sizes)
+    print(f"  evaluation, batches of {sizes[0]} against {sizes[1]}: {large / small:.2f}x faster")
     return {
+        "eval_batch_speedup": large / small,
         "loader_images_per_s": loader_ours,
         "dataloader_images_per_s": loader_tv,
         "loader_ratio": loader_ours / loader_tv,

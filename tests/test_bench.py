@@ -20,6 +20,7 @@ def test_train_benchmark_reports_loader_and_step_ratios(capsys):
     for key in ("step_ratio_bfloat16", "bfloat16_speedup", "bfloat16_speedup_bam"):
         assert 0.05 < result[key] < 20, key
     assert "speed-up of bfloat16+CL over float32" in out
+    assert "evaluation, batches of 128 against 500" in out and result["eval_batch_speedup"] > 0
 
 
 def test_a_subcommand_is_required():
