@@ -89,7 +89,7 @@ def run_jobs(
         jobs = _run_local(pool, runs, results, train, workers, threads, log)
     failed = []
     for (name, _, seed), job in zip(runs, jobs, strict=True):
-        if _killed(job):
+        if executor == "local" and _killed(job):
             failed.append(f"{name} seed {seed} (job {job.job_id}: {KILLED})")
             continue
         try:
@@ -114,17 +114,7 @@ def _killed(job) -> bool:
     """A local worker whose process has ended without writing its result: killed, not failed
     (a run that raises still writes one). Told at once: submitit would first wait 15 s for a
     result file that a slow shared disk might not show yet, which a local disk always does."""
-    return (
-        isinstance(job, _local_job_type())
-        and job.state != "RUNNING"
-        and not job.paths.result_pickle.exists()
-    )
-
-
-def _local_job_type() -> type:
-    from submitit.local.local import LocalJob
-
-    return LocalJob
+    return job.state != "RUNNING" and not job.paths.result_pickle.exists()
 
 
 def _first_line(error: Exception) -> str:

@@ -233,9 +233,9 @@ def compare(
         parts, cams = [], []
         # One forward pass per batch gives the maps and Grad-CAM.
         for chunk in images.split(inference_batch(model_device(model))):
-            with recording_attention(model) as maps:
+            with recording_attention(model) as batch_maps:
                 cams.append(grad_cam(model, chunk)[0])
-            parts.append(maps)
+            parts.append(batch_maps)
         maps, cams = concat_maps(parts), torch.cat(cams)
         for name, m in maps.items():
             stage = stage_label(name, maps)

@@ -45,26 +45,33 @@ class Result:
     stderr: str
 
 
+def run_as_main(monkeypatch, module: str, args: list[str], tmp: Path) -> None:
+    """``python -m module args`` in this interpreter, in ``tmp``, with the environment that
+    ``subprocess_command`` gives a real one (``BAM_DEBUG`` is left as the caller set it)."""
+    for name, value in (("BAM_DATA", "data"), ("BAM_RUNS", "runs")):
+        monkeypatch.setenv(name, str(tmp / value))
+    monkeypatch.setenv("BAM_FAST", "1")
+    monkeypatch.chdir(tmp)
+    monkeypatch.setattr(sys, "argv", [module, *args])
+    with warnings.catch_warnings():
+        # runpy warns that the module is already imported (by this test session): harmless.
+        warnings.filterwarnings("ignore", "'bam.", RuntimeWarning, "runpy")
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
 @pytest.fixture
 def command(monkeypatch, capsys):
-    """``command(module, *args, tmp=...)`` runs ``python -m module args`` in this interpreter,
-    with the environment and folder the subprocess would have; returns its status and stderr.
-    A warning it raises fails the test: in a terminal it would be a second line."""
+    """``command(module, *args, tmp=...)`` runs ``python -m module args`` in this interpreter;
+    returns its status and stderr. A warning it raises fails the test: in a terminal it would be
+    a second line."""
 
     def run(module: str, *args: str, tmp: Path) -> Result:
         monkeypatch.delenv("BAM_DEBUG", raising=False)
-        for name, value in (("BAM_DATA", "data"), ("BAM_RUNS", "runs")):
-            monkeypatch.setenv(name, str(tmp / value))
-        monkeypatch.setenv("BAM_FAST", "1")
-        monkeypatch.chdir(tmp)
-        monkeypatch.setattr(sys, "argv", [module, *args])
         capsys.readouterr()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            # runpy warns that the module is already imported (by this test session): harmless.
-            warnings.filterwarnings("ignore", "'bam.", RuntimeWarning, "runpy")
             with pytest.raises(SystemExit) as stop:
-                runpy.run_module(module, run_name="__main__", alter_sys=True)
+                run_as_main(monkeypatch, module, list(args), tmp)
         assert not caught, [str(w.message) for w in caught]
         return Result(stop.value.code, capsys.readouterr().err)
 
@@ -118,11 +125,8 @@ def test_debug_lets_the_error_through_to_its_traceback(
     monkeypatch.delenv("BAM_DEBUG", raising=False)
     if variable:
         monkeypatch.setenv("BAM_DEBUG", variable)
-    monkeypatch.setattr(sys, "argv", ["bam.train", "--out", str(damaged_run), *TINY, *flag])
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(CheckpointError, match="cannot be read"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "'bam.", RuntimeWarning, "runpy")
-        runpy.run_module("bam.train", run_name="__main__", alter_sys=True)
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        run_as_main(monkeypatch, "bam.train", ["--out", str(damaged_run), *TINY, *flag], tmp_path)
 
 
 def test_a_missing_cifar_archive_says_how_to_get_it_and_downloads_nothing(command, tmp_path):
