@@ -41,6 +41,7 @@ from bam.train import SHAPES_RECIPE
 
 __all__ = [
     "EXECUTORS",
+    "IDENTITY",
     "SEEDS",
     "SETTINGS",
     "GridIncomplete",
@@ -83,37 +84,50 @@ SETTINGS: dict[str, Config] = {
 SEEDS = {"fast": ([0], [0]), "cpu": ([0, 1, 2], [0, 1]), "gpu": ([0, 1, 2], [0, 1, 2])}
 
 
+IDENTITY = ", identity init"
+
+
 def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
     """Lesson 08's grid: ``(peers, ablations)``, label -> configuration, on ResNet-20.
 
-    Peers: the plain network, SE, CBAM and BAM. Ablations: BAM with one setting changed from
-    the paper's defaults (r = 16, d = 4, both branches, sum, at the bottlenecks); the default
-    itself is the "+ BAM" peer. In fast mode: the plain network and BAM, nothing else.
+    Peers: the plain network, SE, CBAM, BAM, and BAM started as the identity
+    (``create(..., init="identity")``). Ablations: BAM with one setting changed from the
+    paper's defaults (r = 16, d = 4, both branches, sum, at the bottlenecks), each built as the
+    paper's module is and again started as the identity (labels ending in ``IDENTITY``); the
+    defaults themselves are the two "+ BAM" peers. In fast mode: the plain network and BAM.
     """
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
     base = SETTINGS[setting]
 
-    def bam(**attention) -> Config:
-        return {"model": "bam_resnet20", **base, **({"attention": attention} if attention else {})}
+    def bam(init: str, model: str = "bam_resnet20", **attention) -> Config:
+        config = {"model": model, **base}
+        if attention:
+            config["attention"] = attention
+        if init != "default":  # the runs of the default keep the identity they shipped with
+            config["init"] = init
+        return config
 
     if setting == "fast":
-        return {"ResNet-20": {"model": "resnet20", **base}, "+ BAM": bam()}, {}
+        return {"ResNet-20": {"model": "resnet20", **base}, "+ BAM": bam("default")}, {}
     peers = {
         "ResNet-20": {"model": "resnet20", **base},
         "+ SE": {"model": "se_resnet20", **base},
         "+ CBAM": {"model": "cbam_resnet20", **base},
-        "+ BAM": bam(),
+        "+ BAM": bam("default"),
+        f"+ BAM{IDENTITY}": bam("identity"),
     }
-    ablations = {
-        **{f"r = {r}": bam(reduction=r) for r in (4, 8, 32)},
-        **{f"d = {d}": bam(dilation=d) for d in (1, 2, 6)},
-        "channel only": bam(branches="channel"),
-        "spatial only": bam(branches="spatial"),
-        "product": bam(combine="product"),
-        "max": bam(combine="max"),
-        "every block": {"model": "bamblock_resnet20", **base},
-    }
+    ablations = {}
+    for init, suffix in (("default", ""), ("identity", IDENTITY)):
+        ablations |= {
+            **{f"r = {r}{suffix}": bam(init, reduction=r) for r in (4, 8, 32)},
+            **{f"d = {d}{suffix}": bam(init, dilation=d) for d in (1, 2, 6)},
+            f"channel only{suffix}": bam(init, branches="channel"),
+            f"spatial only{suffix}": bam(init, branches="spatial"),
+            f"product{suffix}": bam(init, combine="product"),
+            f"max{suffix}": bam(init, combine="max"),
+            f"every block{suffix}": bam(init, model="bamblock_resnet20"),
+        }
     return peers, ablations
 
 
@@ -127,13 +141,16 @@ def run_lesson_grid(
     results: str | os.PathLike | None = None,
     parts: Sequence[str] = ("peers", "ablations"),
     log: Callable | None = print,
+    seeds: Sequence[int] | None = None,
     **workers: Any,
 ) -> list[dict]:
     """Run (or finish, or just load) lesson 08's grid, or some of its ``parts``; return the
     rows. ``results`` defaults to ``lesson_results(setting)``, where the lesson looks.
+    ``seeds`` replaces the seeds of every part (default: ``SEEDS[setting]``).
     ``workers`` go to ``run_grid`` (``executor``, ``workers``, ``options``)."""
     grids = dict(zip(("peers", "ablations"), lesson_grid(setting), strict=True))
-    seeds = dict(zip(("peers", "ablations"), SEEDS[setting], strict=True))
+    part_seeds = [seeds, seeds] if seeds else SEEDS[setting]
+    seeds = dict(zip(("peers", "ablations"), part_seeds, strict=True))
     results = results or lesson_results(setting)
     rows, failures = [], []
     for part in parts:
@@ -172,6 +189,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--parts", nargs="+", choices=("peers", "ablations"), default=["peers", "ablations"]
     )
     parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=cli.non_negative_int,
+        help="train these seeds of every configuration (default: 0 1 2 for the peers, "
+        "0 1 for the ablations)",
+    )
+    parser.add_argument(
         "--executor",
         choices=EXECUTORS,
         help="train each run in a submitit job: local processes or a Slurm job array "
@@ -197,7 +221,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     workers = {}
     if args.executor:
         workers = {"executor": args.executor, "workers": args.workers, "options": dict(args.option)}
-    rows = run_lesson_grid(setting, results, args.parts, **workers)
+    rows = run_lesson_grid(setting, results, args.parts, seeds=args.seeds, **workers)
     print(format_table(summarize(rows, "test_error"), "test error (%)"))
     print(f"results in {results}")
     return rows

@@ -10,7 +10,8 @@ seed, not its label: calling ``run_grid`` again skips every run the file already
 interrupted grid resumes where it stopped, and a grid that grew only trains what is new.
 
 A configuration is a JSON-serialisable dict. The default trainer, ``train_config``, reads:
-``model`` (a ``bam.models.create`` name), ``attention`` (keyword arguments for the attention
+``model`` (a ``bam.models.create`` name), ``init`` (its ``init``: "default" or "identity"),
+``attention`` (keyword arguments for the attention
 modules, e.g. ``{"reduction": 8}``), ``dataset``, ``train_size``, ``test_size``, ``data_seed``
 (which images; fixed across seeds, so seeds vary only the initialisation and the batches), and
 any keyword of ``bam.train.fit`` (``epochs``, ``batch_size``, ``lr``, ...).
@@ -212,12 +213,13 @@ def train_config(config: Config, seed: int) -> dict[str, float]:
     config = dict(config)
     model_name = config.pop("model")
     attention = config.pop("attention", {})
+    init = config.pop("init", "default")
     dataset = config.pop("dataset", "shapes")
     data_seed = config.pop("data_seed", 0)
     train_set = _dataset(dataset, "train", config.pop("train_size", None), data_seed)
     test_set = _dataset(dataset, "test", config.pop("test_size", None), data_seed)
     seed_everything(seed)
-    model = create(model_name, num_classes=train_set.num_classes, **attention)
+    model = create(model_name, num_classes=train_set.num_classes, init=init, **attention)
     history = fit(model, train_set, seed=seed, progress=False, **config)
     test_loss, test_acc = evaluate(model, test_set, normalize_like=train_set)
     return {

@@ -6,7 +6,9 @@ import math
 import pytest
 import torch
 
+import bam.pretrained
 from bam.experiments import (
+    IDENTITY,
     Summary,
     append_result,
     difference,
@@ -166,14 +168,38 @@ def test_the_default_trainer_trains_a_real_model_and_reports_its_metrics():
 
 def test_the_lesson_ablations_change_one_setting_of_the_default_bam_at_a_time():
     peers, ablations = lesson_grid("cpu")
-    assert list(peers) == ["ResNet-20", "+ SE", "+ CBAM", "+ BAM"]
-    default = peers["+ BAM"]
+    assert list(peers) == ["ResNet-20", "+ SE", "+ CBAM", "+ BAM", f"+ BAM{IDENTITY}"]
     for name, config in ablations.items():
+        default = peers[f"+ BAM{IDENTITY}" if name.endswith(IDENTITY) else "+ BAM"]
         changed = {k for k in config.keys() | default.keys() if config.get(k) != default.get(k)}
         assert changed in ({"attention"}, {"model"}), name
         assert len(config.get("attention", {"one": 1})) == 1, name
     for config in [*peers.values(), *ablations.values()]:
-        create(config["model"], **config.get("attention", {}))  # every name and option is real
+        # every name and option is real
+        create(config["model"], init=config.get("init", "default"), **config.get("attention", {}))
+
+
+def test_every_ablation_is_run_on_both_starts_of_bam():
+    peers, ablations = lesson_grid("cpu")
+    default = [name for name in ablations if not name.endswith(IDENTITY)]
+    assert len(default) == 11
+    assert [name.removesuffix(IDENTITY) for name in ablations if name.endswith(IDENTITY)] == default
+    for name in [*peers, *ablations]:
+        config = {**peers, **ablations}[name]
+        assert config.get("init", "default") == (
+            "identity" if name.endswith(IDENTITY) else "default"
+        )
+
+
+def test_the_default_runs_keep_the_configurations_they_shipped_with():
+    # A run is identified by its configuration: adding the identity start must not rename the
+    # runs of the paper's BAM, or the shipped grid would no longer resume.
+    shipped = {run_key(row["config"], row["seed"]) for row in bam.pretrained.grid("08-shapes-grid")}
+    peers, ablations = lesson_grid("cpu")
+    default = {n: c for n, c in {**peers, **ablations}.items() if not n.endswith(IDENTITY)}
+    assert len(default) == 15
+    for name, config in default.items():
+        assert run_key(config, 0) in shipped, name
 
 
 def test_the_fast_lesson_grid_is_two_runs():

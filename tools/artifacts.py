@@ -1,6 +1,7 @@
 """Regenerate every result that ships in ``bam/results/`` and write its manifest.
 
     python tools/artifacts.py            # make artifacts: train what is missing, then record
+    python tools/artifacts.py train --new-only   # train only what does not ship yet
     python tools/artifacts.py record     # only re-record what runs/artifacts/ holds
     python tools/artifacts.py figure     # only redraw the README's figure
 
@@ -10,7 +11,9 @@ what makes a CPU run repeatable and two such processes use a 2-core machine full
 writes its provenance (command, commit, torch version, threads) when it first starts. Recording
 turns the finished runs into the shipped files: float16 state dicts, per-epoch histories, the
 grid as JSON lines, and ``manifest.json`` with every file's SHA-256; it prints every figure
-that differs from the manifest it replaces.
+that differs from the manifest it replaces. What ``runs/artifacts/`` does not hold (a network
+not retrained, grid runs not retrained) is carried over from the shipped files unchanged, with
+the provenance of the build that made it.
 """
 
 from __future__ import annotations
@@ -37,25 +40,29 @@ GRID_PARTS = ("peers", "ablations")
 
 @dataclass(frozen=True)
 class Network:
-    """One shipped network: a model of ``bam.models`` trained on Shapes with one seed."""
+    """One shipped network: a model of ``bam.models`` trained on Shapes with one seed, built
+    with ``create(model, init=init)``."""
 
     model: str
     seed: int
     lessons: tuple[str, ...]
+    init: str = "default"
 
     @property
     def name(self) -> str:
-        return f"shapes-{self.model}-s{self.seed}"
+        started = "" if self.init == "default" else f"-{self.init}"
+        return f"shapes-{self.model}{started}-s{self.seed}"
 
 
 # Lesson 06 compares three seeds of each; lesson 05 starts from the plain seed 0 and lesson 07
-# looks inside the BAM seed 0 (both train exactly lesson 06's seed-0 call).
+# looks inside both BAMs' seed 0 (all train exactly lesson 06's seed-0 calls).
 NETWORKS = tuple(
-    Network(model, seed, lessons)
+    Network(model, seed, lessons, init)
     for seed in (0, 1, 2)
-    for model, lessons in (
-        ("resnet20", ("05", "06") if seed == 0 else ("06",)),
-        ("bam_resnet20", ("06", "07") if seed == 0 else ("06",)),
+    for model, init, lessons in (
+        ("resnet20", "default", ("05", "06") if seed == 0 else ("06",)),
+        ("bam_resnet20", "default", ("06", "07") if seed == 0 else ("06",)),
+        ("bam_resnet20", "identity", ("06", "07") if seed == 0 else ("06",)),
     )
 )
 
@@ -64,8 +71,9 @@ def training_call(net: Network, recipe: dict, sizes: tuple[int | None, int | Non
     """The call that trains ``net``, as the lessons write it (what the manifest records)."""
     size = [f", size={s}" if s is not None else "" for s in sizes]
     args = ", ".join(f"{k}={v!r}" for k, v in recipe.items())
+    init = "" if net.init == "default" else f", init={net.init!r}"
     return (
-        f"seed_everything({net.seed}); model = create({net.model!r}, num_classes=10); "
+        f"seed_everything({net.seed}); model = create({net.model!r}, num_classes=10{init}); "
         f"fit(model, load('shapes', 'train'{size[0]}), load('shapes', 'test'{size[1]}), "
         f"{args}, seed={net.seed})"
     )
@@ -85,7 +93,7 @@ def train_network(
         load("shapes", "test", size=sizes[1]),
     )
     seed_everything(net.seed)
-    model = create(net.model, num_classes=train_set.num_classes)
+    model = create(net.model, num_classes=train_set.num_classes, init=net.init)
     folder = work / net.name
     fit(model, train_set, test_set, **recipe, seed=net.seed, checkpoint=folder, progress=False)
     return folder
@@ -121,31 +129,67 @@ def read_provenance(work: Path, job: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- training jobs
+def grid_jobs() -> dict[str, tuple[str, int]]:
+    """The grid's training jobs, one per part and seed: name -> (part, seed)."""
+    from bam.experiments import SEEDS
+
+    seeds = dict(zip(GRID_PARTS, SEEDS["cpu"], strict=True))
+    return {f"08-grid-{part}-s{seed}": (part, seed) for part in GRID_PARTS for seed in seeds[part]}
+
+
 def jobs() -> dict[str, list[str]]:
-    """Every training job: name -> the command line that runs it (from the repository root)."""
+    """Every training job: name -> the command line that runs it (from the repository root).
+
+    The networks first (the lessons that load them can be worked on while the grid trains),
+    then the grid's parts by seed: run two at a time, the two largest jobs, the ablations' two
+    seeds, start together and end about together."""
     python = sys.executable
     commands = {
-        f"08-grid-{part}": [
-            python,
-            "-m",
-            "bam.experiments",
-            "--setting",
-            "cpu",
-            "--parts",
-            part,
-            "--results",
-            str(WORK / f"08-grid-{part}.jsonl"),
-        ]
-        for part in GRID_PARTS
+        net.name: [python, str(Path(__file__).resolve()), "network", net.name] for net in NETWORKS
     }
-    for net in NETWORKS:
-        commands[net.name] = [python, str(Path(__file__).resolve()), "network", net.name]
+    for job, (part, seed) in grid_jobs().items():
+        commands[job] = [
+            python, "-m", "bam.experiments", "--setting", "cpu", "--parts", part,
+            "--seeds", str(seed), "--results", str(WORK / f"{job}.jsonl"),
+        ]  # fmt: skip
     return commands
 
 
-def run_jobs(workers: int = 2, only: list[str] | None = None) -> None:
+def shipped_grid_rows(results: Path | None = None) -> list[dict]:
+    """The runs of the grid that ships ([] if none does)."""
+    from bam.experiments import read_results
+    from bam.pretrained import RESULTS
+
+    return read_results((results or RESULTS) / f"{GRID}.jsonl")
+
+
+def keep_shipped(job: str, work: Path = WORK, results: Path | None = None) -> bool:
+    """Let ``job`` train only what does not ship yet; True if nothing is left for it.
+
+    A network is left to the job unless it ships. A grid job's results file starts with the
+    shipped runs of its part and seed, which the job then skips (``record`` recognises them as
+    the shipped runs, and keeps their provenance).
+    """
+    from bam.experiments import append_result, lesson_grid, run_key
+    from bam.pretrained import RESULTS, manifest
+
+    results = results or RESULTS
+    if job not in grid_jobs():
+        return job in manifest(results)["artifacts"]
+    part, seed = grid_jobs()[job]
+    configs = dict(zip(GRID_PARTS, lesson_grid("cpu"), strict=True))[part]
+    wanted = {run_key(config, seed) for config in configs.values()}
+    shipped = [r for r in shipped_grid_rows(results) if run_key(r["config"], r["seed"]) in wanted]
+    path = work / f"{job}.jsonl"
+    if len(shipped) < len(wanted) and not path.exists():
+        for row in shipped:
+            append_result(path, row)
+    return len(shipped) == len(wanted)
+
+
+def run_jobs(workers: int = 2, only: list[str] | None = None, new_only: bool = False) -> None:
     """Run every job (or those matching the patterns ``only``), ``workers`` at a time, each as
-    a one-thread process; log to WORK."""
+    a one-thread process; log to WORK. ``new_only``: train only what does not ship yet."""
     WORK.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     queue = [
@@ -153,8 +197,11 @@ def run_jobs(workers: int = 2, only: list[str] | None = None) -> None:
         for job, command in jobs().items()
         if only is None or any(fnmatch.fnmatch(job, pattern) for pattern in only)
     ]
+    if new_only:
+        queue = [(job, command) for job, command in queue if not keep_shipped(job)]
     running: list[tuple[str, subprocess.Popen, float]] = []
     start = time.perf_counter()
+    print(f"{len(queue)} jobs: {', '.join(job for job, _ in queue)}", flush=True)
     while queue or running:
         while queue and len(running) < workers:
             job, command = queue.pop(0)
@@ -233,7 +280,8 @@ def record_network(
 
     made = provenance_of(net.name, work)
     common = {**made, "recipe": recipe, "seed": net.seed, "lessons": list(net.lessons)}
-    what = f"{net.model} trained on Shapes with the course's CPU recipe, seed {net.seed}"
+    started = "" if net.init == "default" else f", every BAM started as the {net.init}"
+    what = f"{net.model} trained on Shapes with the course's CPU recipe{started}, seed {net.seed}"
     return {
         net.name: {
             "kind": "checkpoint",
@@ -289,18 +337,34 @@ def grid_summary(rows: list[dict]) -> dict[str, dict]:
 
 
 def record_grid(
-    files: list[Path], work: Path, out: Path, grids: dict[str, tuple[dict, list[int]]]
+    files: list[Path],
+    work: Path,
+    out: Path,
+    grids: dict[str, tuple[dict, list[int]]],
+    shipped: list[dict] = (),
+    shipped_parts: dict[str, dict] | None = None,
 ) -> dict:
     """Ship lesson 08's grid as one JSON-lines file, its runs in the order ``run_grid`` gives
     them (part by part, seed by seed, configurations in the lesson's order), whichever of
-    ``files`` (results files of jobs, each with its provenance beside it) holds each run."""
+    ``files`` (results files of jobs, each with its provenance beside it) holds each run.
+
+    A run none of them trained anew is taken from ``shipped``, the rows of the grid that ships
+    (a row of a job's file identical to a shipped one is that shipped run, given to the job so
+    that it would not train it again); ``shipped_parts``, the provenance of the jobs that made
+    them, is then kept beside the new jobs'.
+    """
     from bam.experiments import append_result, read_results, run_key
     from bam.pretrained import sha256
 
+    old = {run_key(row["config"], row["seed"]): row for row in shipped}
     found: dict[str, dict] = {}
+    new_parts = set()
     for path in files:
         for row in read_results(path):
-            found.setdefault(run_key(row["config"], row["seed"]), row)
+            key = run_key(row["config"], row["seed"])
+            if row != old.get(key) and key not in found:
+                found[key] = row
+                new_parts.add(path.stem)
     wanted = [
         (name, config, seed)
         for configs, seeds in grids.values()
@@ -308,28 +372,38 @@ def record_grid(
         for name, config in configs.items()
     ]
     missing = [
-        f"{name} seed {seed}" for name, config, seed in wanted if run_key(config, seed) not in found
+        f"{name} seed {seed}"
+        for name, config, seed in wanted
+        if run_key(config, seed) not in found and run_key(config, seed) not in old
     ]
     if missing:
         raise RuntimeError(
             f"the grid lacks {len(missing)} of {len(wanted)} runs ({', '.join(missing[:3])}, ...): "
             "train it first"
         )
-    rows = [{**found[run_key(config, seed)], "name": name} for name, config, seed in wanted]
+    carried = sum(run_key(config, seed) not in found for _, config, seed in wanted)
+    rows = [
+        {**(found.get(run_key(config, seed)) or old[run_key(config, seed)]), "name": name}
+        for name, config, seed in wanted
+    ]
     target = out / f"{GRID}.jsonl"
     target.unlink(missing_ok=True)
     for row in rows:
         append_result(target, row)
-    made = {path.stem: provenance_of(path.stem, work) for path in files}
+    made = {part: provenance_of(part, work) for part in sorted(new_parts)}
+    if carried:
+        made = {**(shipped_parts or {}), **made}
     return {
         GRID: {
             "kind": "grid",
-            "what": "lesson 08's CPU grid on Shapes: ResNet-20 with SE, CBAM, BAM, and BAM's "
-            "ablations, the course's CPU recipe (one record per run)",
+            "what": "lesson 08's CPU grid on Shapes: ResNet-20 with SE, CBAM, BAM, BAM started "
+            "as the identity, and the ablations of both BAMs, the course's CPU recipe (one "
+            "record per run)",
             "file": target.name,
             "sha256": sha256(target),
             "bytes": target.stat().st_size,
             "runs": len(rows),
+            "runs_carried_over": carried,
             "call": "bam.experiments.run_lesson_grid('cpu')",
             "parts": made,
             "commit": sorted({m["commit"] for m in made.values()}),
@@ -340,6 +414,23 @@ def record_grid(
             "results": grid_summary(rows),
         }
     }
+
+
+def carry_network(net: Network, old: dict, source: Path, out: Path) -> dict[str, dict]:
+    """The shipped entries of ``net`` (and its history), with their files copied from
+    ``source`` to ``out`` after checking their digests."""
+    from bam.pretrained import sha256
+
+    entries = {}
+    for name in (net.name, f"{net.name}.history"):
+        if name not in old:
+            raise RuntimeError(f"{net.name} is neither in {WORK} nor shipped: train it first")
+        entry = old[name]
+        if sha256(source / entry["file"]) != entry["sha256"]:
+            raise RuntimeError(f"{source / entry['file']} does not match its manifest digest")
+        shutil.copy(source / entry["file"], out / entry["file"])
+        entries[name] = entry
+    return entries
 
 
 def changes(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -361,25 +452,29 @@ def record(work: Path = WORK, out: Path | None = None) -> dict:
     from bam.train import SHAPES_RECIPE
 
     out = out or RESULTS
+    old_path = out / MANIFEST
+    old = json.loads(old_path.read_text())["artifacts"] if old_path.is_file() else {}
     staging = out.with_name(out.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     entries: dict[str, dict] = {}
     for net in NETWORKS:
-        entries.update(record_network(net, work, staging, dict(SHAPES_RECIPE)))
+        if (work / net.name).is_dir():
+            entries.update(record_network(net, work, staging, dict(SHAPES_RECIPE)))
+        else:
+            entries.update(carry_network(net, old, out, staging))
     peers, ablations = lesson_grid("cpu")
     grids = {"peers": (peers, SEEDS["cpu"][0]), "ablations": (ablations, SEEDS["cpu"][1])}
     # Every results file of a grid job; a part may have been split over several jobs.
     files = sorted(work.glob("08-grid-*.jsonl"))
-    entries.update(record_grid(files, work, staging, grids))
+    shipped_parts = old.get(GRID, {}).get("parts")
+    entries.update(record_grid(files, work, staging, grids, shipped_grid_rows(out), shipped_parts))
     manifest = {
         "format": 1,
         "made_by": "make artifacts (python tools/artifacts.py)",
         "artifacts": entries,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    old_path = out / MANIFEST
-    old = json.loads(old_path.read_text())["artifacts"] if old_path.is_file() else {}
     diff = changes(
         {k: v.get("results") for k, v in old.items()}, {k: v["results"] for k, v in entries.items()}
     )
@@ -424,6 +519,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="step")
     train = sub.add_parser("train", help="run the training jobs only")
     train.add_argument("--only", nargs="+", help="jobs matching these patterns (e.g. 'shapes-*')")
+    train.add_argument("--new-only", action="store_true", help="train only what does not ship yet")
     sub.add_parser("record", help="record what runs/artifacts/ holds into bam/results/")
     sub.add_parser("figure", help="redraw the README's figure from the shipped network")
     one = sub.add_parser("network", help="train one shipped network (a job of `train`)")
@@ -442,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     start = time.perf_counter()
     if args.step in (None, "train"):
-        run_jobs(args.workers, getattr(args, "only", None))
+        run_jobs(args.workers, getattr(args, "only", None), getattr(args, "new_only", False))
     if args.step in (None, "record"):
         record()
         readme_figure()

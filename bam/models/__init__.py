@@ -4,12 +4,18 @@ A name is an optional attention prefix and a backbone (``resnet20``, ``resnet32`
 ``resnet56``, ``resnet110``, ``preact_resnet18``). Prefixes: ``bam_`` (BAM at the
 bottlenecks), ``bamblock_`` (BAM in every block), ``se_`` (Squeeze-and-Excitation in every
 block), ``cbam_`` (CBAM in every block).
+
+``init="identity"`` starts every BAM as (almost) the identity (``identity_init``) instead of
+PyTorch's default initialisation, with which a fresh BAM scales its features by about 1.5:
+
+    create("bam_resnet20", init="identity")
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 from torch import nn
 
@@ -35,8 +41,21 @@ def available() -> list[str]:
     return [*BACKBONES, *(f"{a}_{b}" for a in ATTENTION for b in BACKBONES)]
 
 
-def create(name: str, num_classes: int = 10, **attention_kwargs) -> nn.Module:
-    """Build a model by name; ``attention_kwargs`` go to the attention modules (e.g. reduction)."""
+Init = Literal["default", "identity"]
+INITS = ("default", "identity")
+
+
+def create(
+    name: str, num_classes: int = 10, init: Init = "default", **attention_kwargs
+) -> nn.Module:
+    """Build a model by name; ``attention_kwargs`` go to the attention modules (e.g. reduction).
+
+    ``init``: "default" builds every module with PyTorch's initialisation, as the paper's BAM
+    is built; "identity" then starts every BAM as ``F * (1 + sigmoid(-5))``, almost the
+    identity (``identity_init``). Only networks with BAM have an "identity" start.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
     # Split on the known prefixes: "preact_resnet18" has an underscore of its own.
     for prefix in ATTENTION:
         if name.startswith(prefix + "_"):
@@ -48,12 +67,17 @@ def create(name: str, num_classes: int = 10, **attention_kwargs) -> nn.Module:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(available())}")
     if attention_kwargs and not attention:
         raise ValueError(f"{name!r} has no attention modules to pass {sorted(attention_kwargs)} to")
+    if init == "identity" and attention not in ("bam", "bamblock"):
+        raise ValueError(f"init='identity' starts BAM modules as the identity; {name!r} has none")
     model = BACKBONES[backbone](num_classes=num_classes)
-    return ATTENTION[attention](model, **attention_kwargs) if attention else model
+    if attention:
+        model = ATTENTION[attention](model, **attention_kwargs)
+    return identity_init(model) if init == "identity" else model
 
 
 __all__ = [
     "BACKBONES",
+    "INITS",
     "ATTENTION",
     "CifarResNet",
     "PreActResNet18",

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from bam.layers.bam import BAM
+from bam.layers.single_branch import ZeroLogits
 
 
 @torch.no_grad()
@@ -29,15 +30,21 @@ def identity_init(module: nn.Module, logit: float = -5.0) -> nn.Module:
 
     Zeroes the scale of the final BatchNorm of both branches and sets their biases so that
     ``combine(Mc, Ms) = logit`` ("sum": 0 and logit, "product": 1 and logit, "max": logit
-    and logit). Returns ``module``.
+    and logit); a one-branch BAM gets the whole logit on the branch it keeps. Returns
+    ``module``.
     """
     bams = [m for m in module.modules() if isinstance(m, BAM)]
     if not bams:
         raise ValueError(f"{type(module).__name__} contains no BAM module to initialise")
     channel_bias = {"sum": 0.0, "product": 1.0, "max": logit}
     for bam in bams:
-        channel_bn, spatial_bn = bam.channel.mlp[-1], bam.spatial.project[-1]
-        for bn, bias in ((channel_bn, channel_bias[bam.combine]), (spatial_bn, logit)):
-            bn.weight.zero_()
-            bn.bias.fill_(bias)
+        # A one-branch BAM (the paper's ablation) adds zero logits for the branch it lacks:
+        # the branch it keeps carries the whole logit.
+        channel_bn = None if isinstance(bam.channel, ZeroLogits) else bam.channel.mlp[-1]
+        spatial_bn = None if isinstance(bam.spatial, ZeroLogits) else bam.spatial.project[-1]
+        channel_logit = logit if spatial_bn is None else channel_bias[bam.combine]
+        for bn, bias in ((channel_bn, channel_logit), (spatial_bn, logit)):
+            if bn is not None:
+                bn.weight.zero_()
+                bn.bias.fill_(bias)
     return module
