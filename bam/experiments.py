@@ -90,8 +90,8 @@ IDENTITY = ", identity init"
 def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
     """Lesson 08's grid: ``(peers, ablations)``, label -> configuration, on ResNet-20.
 
-    Peers: the plain network, SE, CBAM, BAM, and BAM started as the identity
-    (``create(..., init="identity")``). Ablations: BAM with one setting changed from the
+    Peers: the plain network, SE, CBAM, BAM, and the three attention networks started as the
+    identity (``create(..., init="identity")``). Ablations: BAM with one setting changed from the
     paper's defaults (r = 16, d = 4, both branches, sum, at the bottlenecks), each built as the
     paper's module is and again started as the identity (labels ending in ``IDENTITY``); the
     defaults themselves are the two "+ BAM" peers. In fast mode: the plain network and BAM.
@@ -101,6 +101,7 @@ def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
     base = SETTINGS[setting]
 
     def bam(init: str, model: str = "bam_resnet20", **attention) -> Config:
+        # Also SE's and CBAM's configuration, with model= (they take no attention options here).
         config = {"model": model, **base}
         if attention:
             config["attention"] = attention
@@ -116,6 +117,9 @@ def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
         "+ CBAM": {"model": "cbam_resnet20", **base},
         "+ BAM": bam("default"),
         f"+ BAM{IDENTITY}": bam("identity"),
+        # Like for like: SE and CBAM started as the identity too (gates at sigmoid(5)).
+        f"+ SE{IDENTITY}": bam("identity", model="se_resnet20"),
+        f"+ CBAM{IDENTITY}": bam("identity", model="cbam_resnet20"),
     }
     ablations = {}
     for init, suffix in (("default", ""), ("identity", IDENTITY)):
@@ -142,14 +146,19 @@ def run_lesson_grid(
     parts: Sequence[str] = ("peers", "ablations"),
     log: Callable | None = print,
     seeds: Sequence[int] | None = None,
+    only: Sequence[str] | None = None,
     **workers: Any,
 ) -> list[dict]:
     """Run (or finish, or just load) lesson 08's grid, or some of its ``parts``; return the
     rows. ``results`` defaults to ``lesson_results(setting)``, where the lesson looks.
-    ``seeds`` replaces the seeds of every part (default: ``SEEDS[setting]``).
+    ``seeds`` replaces the seeds of every part (default: ``SEEDS[setting]``); ``only`` keeps
+    the configurations with these labels.
     ``workers`` go to ``run_grid`` (``executor``, ``workers``, ``options``)."""
     grids = dict(zip(("peers", "ablations"), lesson_grid(setting), strict=True))
-    part_seeds = [seeds, seeds] if seeds else SEEDS[setting]
+    if only is not None:
+        check_labels(setting, parts, only)
+        grids = {part: {k: v for k, v in grids[part].items() if k in only} for part in grids}
+    part_seeds = SEEDS[setting] if seeds is None else [seeds, seeds]
     seeds = dict(zip(("peers", "ablations"), part_seeds, strict=True))
     results = results or lesson_results(setting)
     rows, failures = [], []
@@ -161,6 +170,18 @@ def run_lesson_grid(
     if failures:
         raise GridIncomplete(" ".join(failures))
     return rows
+
+
+def check_labels(setting: str, parts: Sequence[str], labels: Sequence[str]) -> None:
+    """Raise ValueError, listing the labels there are, if a label is in none of ``parts``."""
+    grids = dict(zip(("peers", "ablations"), lesson_grid(setting), strict=True))
+    known = {label for part in parts for label in grids[part]}
+    unknown = sorted(set(labels) - known)
+    if unknown:
+        raise ValueError(
+            f"no configuration labelled {', '.join(map(repr, unknown))} in "
+            f"{', '.join(parts)}; the labels are: {', '.join(map(repr, sorted(known)))}"
+        )
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -196,6 +217,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "0 1 for the ablations)",
     )
     parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="LABEL",
+        help="train only the configurations with these labels, e.g. '+ BAM' 'r = 4'",
+    )
+    parser.add_argument(
         "--executor",
         choices=EXECUTORS,
         help="train each run in a submitit job: local processes or a Slurm job array "
@@ -216,12 +243,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     import torch
 
     setting = args.setting or ("gpu" if torch.cuda.is_available() else "cpu")
+    if args.only:
+        try:
+            check_labels(setting, args.parts, args.only)
+        except ValueError as error:
+            parser.error(str(error))
     results = args.results or lesson_results(setting)
     print(f"results: {results} (one line per finished run; BAM_RUNS moves the folder)")
     workers = {}
     if args.executor:
         workers = {"executor": args.executor, "workers": args.workers, "options": dict(args.option)}
-    rows = run_lesson_grid(setting, results, args.parts, seeds=args.seeds, **workers)
+    rows = run_lesson_grid(
+        setting, results, args.parts, seeds=args.seeds, only=args.only, **workers
+    )
     print(format_table(summarize(rows, "test_error"), "test error (%)"))
     print(f"results in {results}")
     return rows

@@ -292,6 +292,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
     )
     parser.add_argument("--model", default="bam_resnet20", help="the name it was created with")
     parser.add_argument(
+        "--init",
+        choices=("default", "identity"),
+        default="default",
+        help="with --checkpoint: how its BAMs started (create's init), for the untrained reference",
+    )
+    parser.add_argument(
         "--images", type=cli.positive_int, default=2000, help="Shapes test images to use"
     )
     parser.add_argument("--kind", choices=SPATIAL_KINDS, default="attention")
@@ -314,7 +320,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
             trained = bam.pretrained.load(args.pretrained, device="cpu")
         except (ValueError, bam.pretrained.ArtifactError) as error:
             parser.error(str(error))
-        args.model = bam.pretrained.info(args.pretrained)["model"]
+        made = bam.pretrained.info(args.pretrained)
+        args.model, init = made["model"], made.get("init", "default")
     else:
         path = checkpoint_paths(args.checkpoint)[0]
         if not path.exists():
@@ -325,8 +332,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
         if not isinstance(state, dict) or "model" not in state:
             raise CheckpointError(f"{path} holds no model state: pass a bam.train run folder")
         trained.load_state_dict(state["model"])
+        init = args.init
     seed_everything(args.seed)
-    untrained = create(args.model, num_classes=test.num_classes)
+    # The same network before training: started as the identity, if the trained one was.
+    untrained = create(args.model, num_classes=test.num_classes, init=init)
     images = test.normalize(test.images)
     for name, model in (("trained", trained), ("untrained", untrained)):
         preds, _ = collect(model, images)

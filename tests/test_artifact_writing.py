@@ -9,7 +9,8 @@ import torch
 
 import bam.pretrained
 from bam.data import load
-from bam.experiments import append_result
+from bam.experiments import append_result, lesson_grid, read_results
+from bam.pretrained import sha256
 from bam.train import evaluate
 from tools import artifacts
 
@@ -117,6 +118,88 @@ def test_a_grid_is_recorded_in_run_grid_order_from_split_jobs(tmp_path):
     (work / "08-grid-ablations-late.jsonl").unlink()
     with pytest.raises(RuntimeError, match="lacks 1 of 4 runs"):
         artifacts.record_grid(sorted(work.glob("*.jsonl")), work, out, grids)
+
+
+def write_job(work, job, rows):
+    for row in rows:
+        append_result(work / f"{job}.jsonl", row)
+    (work / f"{job}.provenance.json").write_text(json.dumps(artifacts.provenance(job, threads=1)))
+
+
+def test_a_grid_keeps_the_shipped_runs_no_job_trained_anew(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    work.mkdir(), out.mkdir()
+    a, b, c = {"m": 1}, {"m": 2}, {"m": 3}
+    shipped = [
+        {"name": "a", "config": a, "seed": 0, "test_error": 0.1},
+        {"name": "c", "config": c, "seed": 0, "test_error": 0.3},
+        {"name": "c", "config": c, "seed": 1, "test_error": 0.4},
+    ]
+    old = artifacts.provenance("the build before", threads=1)
+    shipped_parts = {"08-grid-peers": old, "08-grid-ablations": old}
+    # Each job's file started with the shipped runs of its part and seed (keep_shipped).
+    new = {"name": "b", "config": b, "seed": 0, "test_error": 0.2}
+    write_job(work, "08-grid-peers-s0", [shipped[0], new])
+    write_job(work, "08-grid-ablations-s0", [shipped[1]])
+    files = sorted(work.glob("*.jsonl"))
+    grids = {"peers": ({"a": a, "b": b}, [0]), "ablations": ({"c": c}, [0, 1])}
+    entry = artifacts.record_grid(files, work, out, grids, shipped, shipped_parts)[artifacts.GRID]
+    rows = read_results(out / f"{artifacts.GRID}.jsonl")
+    assert rows == [*shipped[:1], new, *shipped[1:]]
+    assert entry["runs"] == 4 and entry["runs_carried_over"] == 3
+    # The job that only holds copies of shipped runs made none of them.
+    assert set(entry["parts"]) == {"08-grid-peers", "08-grid-ablations", "08-grid-peers-s0"}
+    assert entry["parts"]["08-grid-peers"] == old
+    grids["ablations"] = ({"c": c}, [0, 1, 2])
+    with pytest.raises(RuntimeError, match="lacks 1 of 5 runs \\(c seed 2"):
+        artifacts.record_grid(files, work, out, grids, shipped, shipped_parts)
+
+
+def shipped_results(folder, rows, networks=()):
+    """A folder of shipped results: a manifest listing ``networks`` and the grid's ``rows``."""
+    folder.mkdir()
+    entries = {name: {"kind": "checkpoint"} for name in networks}
+    grid = folder / f"{artifacts.GRID}.jsonl"
+    for row in rows:
+        append_result(grid, row)
+    if rows:  # the grid is read only through its digest
+        entries[artifacts.GRID] = {"kind": "grid", "file": grid.name, "sha256": sha256(grid)}
+    manifest = {"format": 1, "artifacts": entries}
+    (folder / bam.pretrained.MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+def lesson_rows(part, seed):
+    configs = dict(zip(artifacts.GRID_PARTS, lesson_grid("cpu"), strict=True))[part]
+    return [
+        {"name": name, "config": config, "seed": seed, "test_error": 0.1}
+        for name, config in configs.items()
+    ]
+
+
+def test_a_grid_job_starts_from_the_runs_of_its_part_and_seed_that_ship(tmp_path):
+    work = tmp_path / "work"
+    *kept, _ = lesson_rows("peers", 0)  # the last peer, BAM started as the identity, is new
+    # The other seeds and parts ship too: none of them is this job's.
+    others = lesson_rows("peers", 1) + lesson_rows("ablations", 0)
+    results = shipped_results(tmp_path / "results", kept + others)
+    assert not artifacts.keep_shipped("08-grid-peers-s0", work, results)
+    job = work / "08-grid-peers-s0.jsonl"
+    assert read_results(job) == kept
+    # Asked again (make artifacts restarted, say), it does not give the job the runs twice.
+    artifacts.keep_shipped("08-grid-peers-s0", work, results)
+    assert read_results(job) == kept
+
+
+def test_a_grid_job_whose_runs_all_ship_has_nothing_to_train(tmp_path):
+    results = shipped_results(tmp_path / "results", lesson_rows("peers", 0))
+    assert artifacts.keep_shipped("08-grid-peers-s0", tmp_path / "work", results)
+
+
+def test_a_network_job_has_nothing_to_train_if_its_network_ships(tmp_path):
+    results = shipped_results(tmp_path / "results", [], networks=["shapes-resnet20-s0"])
+    assert artifacts.keep_shipped("shapes-resnet20-s0", tmp_path / "work", results)
+    assert not artifacts.keep_shipped("shapes-bam_resnet20-identity-s0", tmp_path / "work", results)
 
 
 def test_changed_figures_are_reported():

@@ -14,10 +14,12 @@ from bam.experiments import (
     difference,
     format_table,
     lesson_grid,
+    main,
     pooled_std,
     read_results,
     run_grid,
     run_key,
+    run_lesson_grid,
     summarize,
     train_config,
 )
@@ -166,9 +168,30 @@ def test_the_default_trainer_trains_a_real_model_and_reports_its_metrics():
     assert train_config(config, seed=0)["test_loss"] == metrics["test_loss"]  # same seed
 
 
+def test_an_identity_start_in_the_configuration_trains_another_network():
+    config = {
+        "model": "bam_resnet20",
+        "dataset": "shapes",
+        "train_size": 32,
+        "test_size": 16,
+        "epochs": 1,
+        "batch_size": 16,
+    }
+    started = train_config({**config, "init": "identity"}, seed=0)
+    assert math.isfinite(started["test_loss"]) and math.isfinite(started["train_loss"])
+    # Same seed, same batches: only the start of the BAMs differs.
+    assert started["test_loss"] != train_config(config, seed=0)["test_loss"]
+
+
 def test_the_lesson_ablations_change_one_setting_of_the_default_bam_at_a_time():
     peers, ablations = lesson_grid("cpu")
-    assert list(peers) == ["ResNet-20", "+ SE", "+ CBAM", "+ BAM", f"+ BAM{IDENTITY}"]
+    assert list(peers) == [
+        "ResNet-20",
+        "+ SE",
+        "+ CBAM",
+        "+ BAM",
+        *(f"+ {name}{IDENTITY}" for name in ("BAM", "SE", "CBAM")),
+    ]
     for name, config in ablations.items():
         default = peers[f"+ BAM{IDENTITY}" if name.endswith(IDENTITY) else "+ BAM"]
         changed = {k for k in config.keys() | default.keys() if config.get(k) != default.get(k)}
@@ -205,6 +228,37 @@ def test_the_default_runs_keep_the_configurations_they_shipped_with():
 def test_the_fast_lesson_grid_is_two_runs():
     peers, ablations = lesson_grid("fast")
     assert len(peers) == 2 and not ablations
+
+
+def test_the_seeds_asked_for_are_the_only_ones_trained_also_from_the_command_line(tmp_path):
+    results = tmp_path / "grid.jsonl"
+    rows = run_lesson_grid("fast", results, log=None, seeds=[1])  # not fast's seed 0
+    assert [(r["name"], r["seed"]) for r in read_results(results)] == [
+        ("ResNet-20", 1),
+        ("+ BAM", 1),
+    ]
+    # The command line asks for the same seed: it finds both runs done and trains nothing.
+    assert main(["--setting", "fast", "--results", str(results), "--seeds", "1"]) == rows
+    assert len(read_results(results)) == 2
+
+
+def test_the_seeds_asked_for_replace_those_of_both_parts(tmp_path):
+    peers, ablations = lesson_grid("cpu")
+    # A made-up trainer: the fast grid has no ablations, and the CPU grid trains for an hour.
+    rows = run_lesson_grid(
+        "cpu", tmp_path / "grid.jsonl", log=None, seeds=[5], train=lambda *_: {"test_error": 0.5}
+    )
+    assert [(r["name"], r["seed"]) for r in rows] == [(name, 5) for name in [*peers, *ablations]]
+
+
+def test_a_negative_seed_on_the_command_line_is_one_line_and_status_2(tmp_path, capsys):
+    results = tmp_path / "grid.jsonl"
+    with pytest.raises(SystemExit) as stop:
+        main(["--setting", "fast", "--results", str(results), "--seeds", "0", "-1"])
+    assert stop.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "--seeds" in line and "0 or more" in line and "-1" in line
+    assert not results.exists()  # refused before anything was trained
 
 
 def test_a_difference_comes_with_its_standard_error():
@@ -333,3 +387,21 @@ def test_workers_without_an_executor_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         main(["--setting", "fast", "--workers", "2"])
     assert "need --executor" in capsys.readouterr().err
+
+
+def test_only_the_configurations_asked_for_are_trained(tmp_path):
+    fake = {"train": lambda *_: {"test_error": 0.5}, "log": None}
+    wanted = ["+ SE, identity init", "r = 4"]
+    rows = run_lesson_grid("cpu", tmp_path / "grid.jsonl", seeds=[0], only=wanted, **fake)
+    assert [r["name"] for r in rows] == ["+ SE, identity init", "r = 4"]
+
+
+def test_an_unknown_label_lists_the_labels_there_are(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(
+            ["--setting", "cpu", "--parts", "peers", "--only", "+ VGG", "--results", str(tmp_path)]
+        )
+    assert stop.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "no configuration labelled '+ VGG' in peers" in line and "'+ SE, identity init'" in line
+    assert "'r = 4'" not in line  # a label of the part not asked for

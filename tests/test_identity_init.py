@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from bam import BAM, add_bam, capture_attention
-from bam.models import CifarResNet, identity_init
+from bam.layers.single_branch import ZeroLogits
+from bam.models import CifarResNet, add_bam_every_block, identity_init
 
 
 def trained_like(seed: int = 0) -> CifarResNet:
@@ -60,3 +61,29 @@ def test_the_gate_still_learns_after_identity_init():
 def test_identity_init_needs_a_bam():
     with pytest.raises(ValueError, match="no BAM"):
         identity_init(CifarResNet(8))
+
+
+@pytest.mark.parametrize("branch", ["channel", "spatial"])
+def test_a_one_branch_bam_gets_the_whole_logit_on_the_branch_it_keeps(branch):
+    model = identity_init(add_bam(trained_like(), branches=branch), logit=-3.0).eval()
+    bams = [m for m in model.modules() if isinstance(m, BAM)]
+    assert len(bams) == 2  # after the first two of three stages
+    _, maps = capture_attention(model, torch.randn(4, 3, 32, 32))
+    for found in maps.values():
+        # The removed branch adds a zero logit: the kept one must carry -3 on its own.
+        expected = torch.full_like(found.attention, 1 / (1 + math.exp(3.0)))
+        assert torch.allclose(found.attention, expected, atol=1e-6)
+    for bam in bams:
+        removed = bam.spatial if branch == "channel" else bam.channel
+        final_bn = bam.channel.mlp[-1] if branch == "channel" else bam.spatial.project[-1]
+        assert isinstance(removed, ZeroLogits)  # the branch with no BatchNorm to initialise
+        assert torch.equal(final_bn.weight, torch.zeros_like(final_bn.weight))
+
+
+def test_bam_in_every_block_is_initialised_too():
+    model = identity_init(add_bam_every_block(trained_like()), logit=-3.0).eval()
+    _, maps = capture_attention(model, torch.randn(4, 3, 32, 32))
+    assert len(maps) == 3  # one per residual block of the 8-layer ResNet
+    for found in maps.values():
+        expected = torch.full_like(found.attention, 1 / (1 + math.exp(3.0)))
+        assert torch.allclose(found.attention, expected, atol=1e-6)

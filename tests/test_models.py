@@ -1,11 +1,14 @@
 """BAM-ResNets: placement at the bottlenecks and the paper's parameter counts."""
 
+import math
+
 import pytest
 import torch
 import torchvision
+from torch import nn
 
-from bam import BAM, add_bam
-from bam.models import CifarResNet, available, create
+from bam import BAM, add_bam, capture_attention
+from bam.models import CifarResNet, available, create, identity_init
 from bam.profile import count_params
 
 
@@ -91,6 +94,68 @@ def test_every_model_name_builds_and_runs(name):
     torch.manual_seed(0)
     model = create(name, num_classes=7)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 7)
+
+
+@pytest.mark.parametrize("name", ["bam_resnet20", "bamblock_resnet20"])
+def test_an_identity_start_puts_every_bam_at_sigmoid_of_minus_5(name):
+    model = create(name, init="identity").eval()
+    _, maps = capture_attention(model, torch.randn(2, 3, 32, 32))
+    assert len(maps) == sum(isinstance(m, BAM) for m in model.modules())
+    for found in maps.values():
+        expected = torch.full_like(found.attention, 1 / (1 + math.exp(5.0)))
+        assert torch.allclose(found.attention, expected, atol=1e-6)
+
+
+def built_with_seed_0(build):
+    """``build()``'s state dict after ``torch.manual_seed(0)``, and the random numbers next."""
+    torch.manual_seed(0)
+    return build().state_dict(), torch.rand(3)
+
+
+def same_build(a, b) -> bool:
+    (state_a, next_a), (state_b, next_b) = a, b
+    same_state = state_a.keys() == state_b.keys() and all(
+        torch.equal(state_a[k], state_b[k]) for k in state_a
+    )
+    return same_state and torch.equal(next_a, next_b)
+
+
+def test_an_identity_start_is_identity_init_and_draws_no_random_numbers():
+    # A seed must give the same network either way, and the same batches after it.
+    started = built_with_seed_0(lambda: create("bam_resnet20", init="identity"))
+    assert same_build(started, built_with_seed_0(lambda: identity_init(create("bam_resnet20"))))
+
+
+def test_the_default_start_is_a_plain_create_of_the_papers_bam():
+    default = built_with_seed_0(lambda: create("bam_resnet20", init="default"))
+    assert same_build(default, built_with_seed_0(lambda: create("bam_resnet20")))
+    assert same_build(default, built_with_seed_0(lambda: add_bam(CifarResNet(20))))
+
+
+@pytest.mark.parametrize("name", ["resnet20", "preact_resnet18"])
+def test_an_identity_start_needs_attention(name):
+    with pytest.raises(ValueError, match=f"attention modules.*'{name}' has none"):
+        create(name, init="identity")
+
+
+@pytest.mark.parametrize("name", ["se_resnet20", "cbam_resnet20"])
+def test_an_identity_start_opens_every_se_and_cbam_gate(name):
+    # Like for like with BAM: a gate of sigmoid(5) instead of about 0.5, whatever the input.
+    model = create(name, init="identity").eval()
+    gates = []
+    for m in model.modules():
+        if isinstance(m, nn.Sigmoid):
+            m.register_forward_hook(lambda _m, _i, out: gates.append(out))
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    assert len(gates) == (9 if name == "se_resnet20" else 18)
+    for gate in gates:
+        assert torch.allclose(gate, torch.full_like(gate, torch.sigmoid(torch.tensor(5.0)).item()))
+
+
+def test_an_unknown_start_lists_the_choices():
+    with pytest.raises(ValueError, match="one of 'default', 'identity', got 'zeros'"):
+        create("bam_resnet20", init="zeros")
 
 
 def test_unknown_model_name_lists_the_choices():

@@ -5,6 +5,8 @@ retrained artifact cannot leave stale numbers behind."""
 import copy
 import json
 import math
+import re
+import statistics
 from functools import cache
 from pathlib import Path
 
@@ -86,6 +88,88 @@ def test_the_guide_s_batchnorm_answer_is_measured_on_the_shipped_resnet20():
     )
 
 
+# ----------------------------------------------------------------------------- lesson 06
+LESSON_06 = "notebooks/06_training.ipynb"
+# Lesson 06's networks, as the shipped runs are named.
+RUNS_06 = {
+    "plain": "shapes-resnet20",
+    "BAM": "shapes-bam_resnet20",
+    "BAM, identity init": "shapes-bam_resnet20-identity",
+}
+
+
+def final_accuracies(label: str) -> list[float]:
+    """The last test accuracy of the three seeds, from the shipped histories (what lesson 06
+    compares)."""
+    return [bam.pretrained.history(f"{RUNS_06[label]}-s{seed}").test_acc[-1] for seed in range(3)]
+
+
+def paired(label: str) -> tuple[float, float, float]:
+    """Mean, standard deviation and standard error of ``label`` - plain, seed by seed."""
+    diffs = [b - a for a, b in zip(final_accuracies("plain"), final_accuracies(label), strict=True)]
+    mean, spread = statistics.mean(diffs), statistics.stdev(diffs)
+    return mean, spread, spread / math.sqrt(len(diffs))
+
+
+def test_lesson_06_quotes_its_paired_comparison():
+    bam_mean, _, bam_se = paired("BAM")
+    id_mean, id_spread, id_se = paired("BAM, identity init")
+    best = max(acc for label in RUNS_06 for acc in final_accuracies(label))
+    assert max(final_accuracies("BAM, identity init")) == best
+    assert abs(bam_mean) > 2 * bam_se and abs(id_mean) <= 2 * id_se  # the verdicts quoted
+    assert_quoted(
+        LESSON_06,
+        f"BAM as the paper builds it ends {points(-bam_mean)} points below the plain network on "
+        f"average, beyond two standard errors ({points(2 * bam_se)})",
+        f"the same module ends {points(-id_mean)} points below, inside two standard errors "
+        f"({points(2 * id_se)})",
+        f"one of its seeds is the best of all nine runs ({pct(best, 2)})",
+        f"ends {points(-bam_mean)} points behind the plain network, beyond two standard errors; "
+        f"started as the identity it ends {points(-id_mean)} points behind",
+        f"ends {points(-id_mean)} points behind the plain network, and its differences from it "
+        f"vary by {points(id_spread)} points",
+    )
+    seeds = math.ceil((2 * id_spread / id_mean) ** 2)
+    assert_quoted(
+        "docs/instructors.md",
+        f"2 · {points(id_spread)} / sqrt(n) < {points(-id_mean)}",
+        f"n ≥ {seeds} seeds",
+    )
+
+
+def test_lesson_06_quotes_the_scales_at_the_first_step():
+    output = checked_output(LESSON_06, "def scales_at_start")
+    ratios = {
+        line.split()[0]: line.split()[3].strip("()x")
+        for line in output.splitlines()
+        if line.split() and line.split()[0] in ("layer1", "layer2", "layer3", "logits")
+    }
+    losses = output.split("loss at the first step: ")[1]
+    loss = dict(re.findall(r"(plain|BAM, identity init|BAM) (\d+\.\d+)", losses))
+    assert_quoted(
+        LESSON_06,
+        f"After stage 1 the paper's BAM has made the main path {ratios['layer1']} times as large",
+        f"after stage 2 {ratios['layer2']} times",
+        f"the logits come out {ratios['logits']} times as large",
+        f"a loss of {loss['BAM']} against {loss['plain']}",
+        f"({ratios['layer2']} after both)",
+    )
+
+
+def test_lesson_06_quotes_the_first_epochs():
+    def mean_at(label: str, epoch: int) -> str:
+        runs = [bam.pretrained.history(f"{RUNS_06[label]}-s{s}") for s in range(3)]
+        return pct(statistics.mean(h.test_acc[epoch - 1] for h in runs))
+
+    assert_quoted(
+        LESSON_06,
+        f"after 3 epochs its mean test accuracy is {mean_at('BAM', 3)}, against "
+        f"{mean_at('plain', 3)} for the plain network and {mean_at('BAM, identity init', 3)} "
+        f"for the identity-started BAM; after 4 epochs {mean_at('BAM', 4)}, against "
+        f"{mean_at('plain', 4)} and {mean_at('BAM, identity init', 4)}",
+    )
+
+
 # ----------------------------------------------------------------------------- lesson 08
 @pytest.fixture(scope="module")
 def grid():
@@ -114,23 +198,35 @@ def localisation_table() -> dict[tuple[str, str], dict[str, float]]:
     table = {}
     for line in output.splitlines():
         words = line.split()
-        if words and words[0] in ("trained", "untrained", "random", "centre"):
+        if words and words[0] in ("paper", "identity", "untrained", "random", "centre"):
             stage = " ".join(words[1:3] if words[1] == "stage" else words[1:2])
             table[words[0], stage] = dict(zip(columns, map(float, words[-7:]), strict=True))
     return table
 
 
+def attention_strength() -> dict[tuple[str, int], dict[str, str]]:
+    """Lesson 07's table of gains, parsed: (maps, stage) -> column -> value as printed."""
+    output = checked_output("notebooks/07_seeing_attention.ipynb", "strength = {")
+    table = {}
+    for line in output.splitlines()[1:]:
+        label, stage, mean, low, _, high, within = line.split()
+        table[label, int(stage)] = {"mean": mean, "low": low, "high": high, "within": within}
+    return table
+
+
+def share(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
 def test_lesson_07_quotes_its_localisation_table():
     t = localisation_table()
-    t1, t2 = t["trained", "stage 1"], t["trained", "stage 2"]
-    u1, u2, cam = t["untrained", "stage 1"], t["untrained", "stage 2"], t["trained", "Grad-CAM"]
-
-    def share(value: float) -> str:
-        return f"{100 * value:.0f}%"
-
+    t1, t2 = t["paper", "stage 1"], t["paper", "stage 2"]
+    u1, u2, cam = t["untrained", "stage 1"], t["untrained", "stage 2"], t["paper", "Grad-CAM"]
+    i1, i2, icam = t["identity", "stage 1"], t["identity", "stage 2"], t["identity", "Grad-CAM"]
     assert_quoted(
         "notebooks/07_seeing_attention.ipynb",
-        f"the shipped BAM-ResNet-20 ({acc('shapes-bam_resnet20-s0')} test accuracy)",
+        f"(paper: {acc('shapes-bam_resnet20-s0')}, identity: "
+        f"{acc('shapes-bam_resnet20-identity-s0')} test accuracy)",
         f"the object covers {t['random', 'stage 1']['energy']:.3f} of an image",
         f"Its energy lift is {t1['lift']:.2f}",
         f"up from {u1['lift']:.2f} untrained",
@@ -141,8 +237,31 @@ def test_lesson_07_quotes_its_localisation_table():
         f"{share(t2['min in'])} of the time",
         f"by chance and {share(u2['min in'])} before training",
         f"carries {share(t2['max bd'])} of stage 2's maxima (the frame is {share(t2['bd area'])}",
-        f"lift {cam['lift']:.2f}, maximum on the object {share(cam['max in'])} of the time",
+        f"Its minimum lies on the object {share(i1['min in'])} of the time, its maximum "
+        f"{share(i1['max in'])} (below chance), and its lift is {i1['lift']:.2f}",
+        f"a lift of {i2['lift']:.2f}, its maximum and minimum on the object "
+        f"{share(i2['max in'])} and {share(i2['min in'])} of the time",
+        f"{share(i2['max bd'])} of its maxima lie on the border",
+        f"lift {cam['lift']:.2f} and {icam['lift']:.2f}, maximum on the object "
+        f"{share(cam['max in'])} and {share(icam['max in'])} of the time",
         f"puts its stage-1 maximum on the object {share(u1['max in'])} of the time",
+        f"puts its minimum on the object {share(i1['min in'])} of the time",
+    )
+    assert i1["max in"] < t["random", "stage 1"]["max in"]  # "below chance"
+
+
+def test_lesson_07_quotes_the_strength_of_the_attention():
+    s = attention_strength()
+    assert max(float(s["identity", stage]["within"]) for stage in (1, 2)) < 0.01
+    assert_quoted(
+        "notebooks/07_seeing_attention.ipynb",
+        f"Its gain `1 + M` averages {s['identity', 1]['mean']} at stage 1 and "
+        f"{s['identity', 2]['mean']} at stage 2, and varies within "
+        f"an image by {s['identity', 1]['within']} at stage 1 and {s['identity', 2]['within']} "
+        f"at stage 2, against {s['paper', 2]['within']} for the paper's stage 2",
+    )
+    assert_quoted(
+        "docs/instructors.md", f"(its mean, {s['identity', 1]['mean']}; e.g. zero the scale"
     )
 
 
@@ -195,8 +314,9 @@ def test_lesson_08_quotes_the_shipped_grid(grid):
 
 # ----------------------------------------------------------------------------- the README
 def test_the_readme_quotes_the_shipped_networks():
-    resnets = ", ".join(acc(f"shapes-resnet20-s{seed}", 2) for seed in range(3))
-    bams = ", ".join(acc(f"shapes-bam_resnet20-s{seed}", 2) for seed in range(3))
+    def seeds(prefix: str) -> str:
+        return ", ".join(acc(f"{prefix}-s{seed}", 2) for seed in range(3))
+
     checkpoints = [e for e in MANIFEST.values() if e["kind"] == "checkpoint"]
     half = max(
         abs(e["results"]["test_acc"] - e["results"]["test_acc_float32_weights"])
@@ -205,15 +325,28 @@ def test_the_readme_quotes_the_shipped_networks():
     differing = sum(
         e["results"]["test_acc"] != e["results"]["test_acc_float32_weights"] for e in checkpoints
     )
+    words = {0: "none", 1: "one", 2: "two", 3: "three", 4: "four"}
     total = sum(p.stat().st_size for p in bam.pretrained.RESULTS.iterdir())
     each = max(e["bytes"] for e in checkpoints)
+    assert len(checkpoints) == 9
     assert_quoted(
         "README.md",
-        f"| {resnets} | lessons 05 (seed 0), 06 |",
-        f"| {bams} | lessons 06, 07 (seed 0) |",
+        f"| {seeds('shapes-resnet20')} | lessons 05 (seed 0), 06 |",
+        f"| {seeds('shapes-bam_resnet20')} | lessons 06, 07 (seed 0) |",
+        f"| {seeds('shapes-bam_resnet20-identity')} | lessons 06, 07 (seed 0) |",
         f"({each / 1e6:.1f} MB each, {total / 1e6:.1f} MB for everything that ships)",
-        f"to within {100 * half:.2f} point (one network of six differs at all)",
+        f"to within {100 * half:.2f} point ({words[differing]} of the nine networks differs",
         f"(`shapes-bam_resnet20-s0`, {acc('shapes-bam_resnet20-s0')} test accuracy)",
         f"shipped `shapes-bam_resnet20-s0` ({acc('shapes-bam_resnet20-s0')} at one thread",
     )
-    assert differing == 1
+
+
+def test_the_readme_figure_caption_states_lesson_06_s_result():
+    bam_mean, _, _ = paired("BAM")
+    id_mean, _, _ = paired("BAM, identity init")
+    assert_quoted(
+        "README.md",
+        f"over three seeds this BAM ends {points(-bam_mean)} points behind the plain ResNet-20, "
+        "beyond the seed noise",
+        f"started as the identity, BAM ends {points(-id_mean)} points behind, within the noise",
+    )

@@ -156,11 +156,11 @@ def jobs() -> dict[str, list[str]]:
 
 
 def shipped_grid_rows(results: Path | None = None) -> list[dict]:
-    """The runs of the grid that ships ([] if none does)."""
-    from bam.experiments import read_results
-    from bam.pretrained import RESULTS
+    """The runs of the grid that ships, its digest checked ([] if none ships)."""
+    from bam.pretrained import RESULTS, grid, manifest
 
-    return read_results((results or RESULTS) / f"{GRID}.jsonl")
+    results = results or RESULTS
+    return grid(GRID, results) if GRID in manifest(results)["artifacts"] else []
 
 
 def keep_shipped(job: str, work: Path = WORK, results: Path | None = None) -> bool:
@@ -290,6 +290,7 @@ def record_network(
             "sha256": sha256(weights),
             "bytes": weights.stat().st_size,
             "model": net.model,
+            "init": net.init,
             "num_classes": test_set.num_classes,
             "dtype": "float16",
             "call": training_call(net, recipe, sizes),

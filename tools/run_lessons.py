@@ -28,9 +28,12 @@ WORKLOAD = {
     "03": ("nothing", "nothing"),
     "04": ("nothing", "nothing"),
     "05": ("3 fine-tunings, 2 epochs on 5,000 images", "the ResNet-20 (seed 0)"),
-    "06": ("ResNet-20 and BAM-ResNet-20, seed 0, 4 epochs", "the 6 runs it compares"),
-    "07": ("nothing", "the BAM-ResNet-20 (seed 0)"),
-    "08": ("a 2-run demo grid, 1 epoch on 256 images", "the 34-run grid"),
+    "06": (
+        "ResNet-20 and both BAM-ResNet-20s, seed 0, 4 epochs",
+        "the 9 runs it compares",
+    ),
+    "07": ("nothing", "both BAM-ResNet-20s (seed 0)"),
+    "08": ("a 2-run demo grid, 1 epoch on 256 images", "the 59-run grid"),
 }
 
 

@@ -5,8 +5,9 @@ A name is an optional attention prefix and a backbone (``resnet20``, ``resnet32`
 bottlenecks), ``bamblock_`` (BAM in every block), ``se_`` (Squeeze-and-Excitation in every
 block), ``cbam_`` (CBAM in every block).
 
-``init="identity"`` starts every BAM as (almost) the identity (``identity_init``) instead of
-PyTorch's default initialisation, with which a fresh BAM scales its features by about 1.5:
+``init="identity"`` starts every attention module as (almost) the identity (``identity_init``)
+instead of PyTorch's default initialisation, with which a fresh BAM scales its features by
+about 1.5 (and SE and CBAM by their gates, about 0.5 each):
 
     create("bam_resnet20", init="identity")
 """
@@ -50,9 +51,10 @@ def create(
 ) -> nn.Module:
     """Build a model by name; ``attention_kwargs`` go to the attention modules (e.g. reduction).
 
-    ``init``: "default" builds every module with PyTorch's initialisation, as the paper's BAM
-    is built; "identity" then starts every BAM as ``F * (1 + sigmoid(-5))``, almost the
-    identity (``identity_init``). Only networks with BAM have an "identity" start.
+    ``init``: "default" builds every module with PyTorch's initialisation, as the papers build
+    them; "identity" then starts every attention module as (almost) the identity
+    (``identity_init``): a BAM as ``F * (1 + sigmoid(-5))``, an SE or CBAM gate at
+    ``sigmoid(5)``. A network without attention has no "identity" start.
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
@@ -67,8 +69,10 @@ def create(
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(available())}")
     if attention_kwargs and not attention:
         raise ValueError(f"{name!r} has no attention modules to pass {sorted(attention_kwargs)} to")
-    if init == "identity" and attention not in ("bam", "bamblock"):
-        raise ValueError(f"init='identity' starts BAM modules as the identity; {name!r} has none")
+    if init == "identity" and not attention:
+        raise ValueError(
+            f"init='identity' starts attention modules as the identity; {name!r} has none"
+        )
     model = BACKBONES[backbone](num_classes=num_classes)
     if attention:
         model = ATTENTION[attention](model, **attention_kwargs)
