@@ -10,9 +10,9 @@ seed, not its label: calling ``run_grid`` again skips every run the file already
 interrupted grid resumes where it stopped, and a grid that grew only trains what is new.
 
 A configuration is a JSON-serialisable dict. The default trainer, ``train_config``, reads:
-``model`` (a ``bam.models.create`` name), ``init`` (its ``init``: "default" or "identity"),
-``attention`` (keyword arguments for the attention
-modules, e.g. ``{"reduction": 8}``), ``dataset``, ``train_size``, ``test_size``, ``data_seed``
+``model`` (a ``bam.models.create`` name), ``init`` (how its attention starts: "default" or
+"identity"), ``attention`` (keyword arguments for the attention modules, e.g.
+``{"reduction": 8}``), ``dataset``, ``train_size``, ``test_size``, ``data_seed``
 (which images; fixed across seeds, so seeds vary only the initialisation and the batches), and
 any keyword of ``bam.train.fit`` (``epochs``, ``batch_size``, ``lr``, ...).
 

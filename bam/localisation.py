@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     import bam.pretrained
     from bam.checkpoint import CheckpointError, checkpoint_paths, load_tensors
     from bam.data import load
-    from bam.models import available, create
+    from bam.models import INITS, available, create
     from bam.runtime import seed_everything
 
     parser = cli.Parser(
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--model", default="bam_resnet20", help="the name it was created with")
     parser.add_argument(
         "--init",
-        choices=("default", "identity"),
+        choices=INITS,
         default="default",
         help="with --checkpoint: how its BAMs started (create's init), for the untrained reference",
     )

@@ -153,3 +153,20 @@ def test_the_command_line_measures_a_checkpoint_against_its_untrained_self(tmp_p
     assert "on 20 Shapes test images" in out and "Grad-CAM (8x8)" in out
     with pytest.raises(SystemExit):
         loc.main(["--checkpoint", str(tmp_path / "missing")])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--pretrained", "shapes-bam_resnet20-identity-s0"],  # the manifest says how it started
+        ["--checkpoint", "RUN", "--init", "identity"],
+    ],
+)
+def test_the_untrained_reference_starts_as_the_trained_network_did(args, tmp_path):
+    # Started as the identity, every map of the untrained network is one constant: it prefers
+    # no place, so its energy lift is exactly 1 (a default start is not constant).
+    torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
+    args = [str(tmp_path / "run.pt") if a == "RUN" else a for a in args]
+    rows = loc.main([*args, "--images", "20"])
+    untrained = [r for r in rows if r.source == "untrained" and r.stage.startswith("stage")]
+    assert len(untrained) == 2 and all(r.lift == pytest.approx(1.0) for r in untrained)

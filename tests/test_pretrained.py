@@ -83,7 +83,7 @@ def test_the_shipped_grid_is_lesson_08s_whole_grid(tmp_path):
     rows = bam.pretrained.grid(artifacts.GRID)
     peers, ablations = lesson_grid("cpu")
     peer_seeds, ablation_seeds = SEEDS["cpu"]
-    assert len(rows) == len(peers) * len(peer_seeds) + len(ablations) * len(ablation_seeds) == 34
+    assert len(rows) == len(peers) * len(peer_seeds) + len(ablations) * len(ablation_seeds) == 65
 
     def must_not_train(config, seed):
         raise AssertionError(f"the shipped grid lacks {config} seed {seed}")
@@ -122,11 +122,12 @@ def test_the_grid_s_plain_and_bam_runs_are_lesson_06_s_to_the_last_bit():
     # Two commands, one call: train_config (the grid) and fit with a test set (lesson 06) train
     # the same weights at the same thread count, so their final training losses are equal.
     grid = {
-        (row["config"]["model"], row["seed"]): row
+        (row["config"]["model"], row["config"].get("init", "default"), row["seed"]): row
         for row in bam.pretrained.grid(artifacts.GRID)
-        if row["name"] in ("ResNet-20", "+ BAM")
+        if row["name"] in ("ResNet-20", "+ BAM", "+ BAM, identity init")
     }
-    assert len(grid) == 6
+    assert len(grid) == len(artifacts.NETWORKS) == 9
     for net in artifacts.NETWORKS:
         history = bam.pretrained.history(net.name)
-        assert grid[net.model, net.seed]["train_loss"] == history.train_loss[-1], net.name
+        row = grid[net.model, net.init, net.seed]
+        assert row["train_loss"] == history.train_loss[-1], net.name
