@@ -42,6 +42,15 @@ def test_every_lesson_network_ships():
     }
 
 
+def test_the_identity_started_networks_name_the_call_that_made_them():
+    started = [name for name in CHECKPOINTS if MANIFEST[name].get("init") == "identity"]
+    assert started == [f"shapes-bam_resnet20-identity-s{seed}" for seed in range(3)]
+    for name in started:
+        call = MANIFEST[name]["call"]
+        assert "create('bam_resnet20', num_classes=10, init='identity')" in call, name
+        assert f"seed_everything({MANIFEST[name]['seed']})" in call, name
+
+
 def test_every_artifact_carries_its_provenance():
     for name, entry in MANIFEST.items():
         made = [entry] if entry["kind"] != "grid" else list(entry["parts"].values())

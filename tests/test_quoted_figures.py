@@ -104,9 +104,10 @@ def final_accuracies(label: str) -> list[float]:
     return [bam.pretrained.history(f"{RUNS_06[label]}-s{seed}").test_acc[-1] for seed in range(3)]
 
 
-def paired(label: str) -> tuple[float, float, float]:
-    """Mean, standard deviation and standard error of ``label`` - plain, seed by seed."""
-    diffs = [b - a for a, b in zip(final_accuracies("plain"), final_accuracies(label), strict=True)]
+def paired(label: str, against: str = "plain") -> tuple[float, float, float]:
+    """Mean, standard deviation and standard error of ``label`` - ``against``, seed by seed."""
+    pairs = zip(final_accuracies(against), final_accuracies(label), strict=True)
+    diffs = [b - a for a, b in pairs]
     mean, spread = statistics.mean(diffs), statistics.stdev(diffs)
     return mean, spread, spread / math.sqrt(len(diffs))
 
@@ -114,6 +115,8 @@ def paired(label: str) -> tuple[float, float, float]:
 def test_lesson_06_quotes_its_paired_comparison():
     bam_mean, _, bam_se = paired("BAM")
     id_mean, id_spread, id_se = paired("BAM, identity init")
+    between, _, between_se = paired("BAM, identity init", against="BAM")
+    assert abs(between) <= 2 * between_se
     best = max(acc for label in RUNS_06 for acc in final_accuracies(label))
     assert max(final_accuracies("BAM, identity init")) == best
     assert abs(bam_mean) > 2 * bam_se and abs(id_mean) <= 2 * id_se  # the verdicts quoted
@@ -124,6 +127,9 @@ def test_lesson_06_quotes_its_paired_comparison():
         f"the same module ends {points(-id_mean)} points below, inside two standard errors "
         f"({points(2 * id_se)})",
         f"one of its seeds is the best of all nine runs ({pct(best, 2)})",
+        f"The identity start is {points(between)} points ahead of the paper's, but that "
+        f"difference is inside two standard errors too ({points(2 * between_se)})",
+        f"within them; the two BAMs differ by {points(between)} points, within them too",
         f"ends {points(-bam_mean)} points behind the plain network, beyond two standard errors; "
         f"started as the identity it ends {points(-id_mean)} points behind",
         f"ends {points(-id_mean)} points behind the plain network, and its differences from it "
@@ -157,9 +163,28 @@ def test_lesson_06_quotes_the_scales_at_the_first_step():
 
 
 def test_lesson_06_quotes_the_first_epochs():
+    def accs(label: str, epoch: int) -> list[float]:
+        return [
+            bam.pretrained.history(f"{RUNS_06[label]}-s{s}").test_acc[epoch - 1] for s in range(3)
+        ]
+
     def mean_at(label: str, epoch: int) -> str:
-        runs = [bam.pretrained.history(f"{RUNS_06[label]}-s{s}") for s in range(3)]
-        return pct(statistics.mean(h.test_acc[epoch - 1] for h in runs))
+        return pct(statistics.mean(accs(label, epoch)))
+
+    def gap(epoch: int) -> str:
+        d = statistics.mean(accs("BAM, identity init", epoch)) - statistics.mean(
+            accs("plain", epoch)
+        )
+        return f"{100 * d:.1f}"
+
+    epochs = len(bam.pretrained.history("shapes-resnet20-s0"))
+    ahead = [max(accs("BAM", e)) > min(accs("plain", e)) for e in range(1, epochs + 1)]
+    assert ahead[:5] == [True] * 5 and not ahead[5]  # "in each of the first five epochs"
+    assert all(
+        statistics.mean(accs("BAM", e)) < statistics.mean(accs("plain", e))
+        for e in range(3, epochs + 1)
+    )  # "its mean stays behind to the eighth and last epoch"
+    assert_quoted(LESSON_06, f"are {gap(2)} and {gap(3)} points apart in mean after epochs 2 and 3")
 
     assert_quoted(
         LESSON_06,
@@ -226,7 +251,7 @@ def test_lesson_07_quotes_its_localisation_table():
     assert_quoted(
         "notebooks/07_seeing_attention.ipynb",
         f"(paper: {acc('shapes-bam_resnet20-s0')}, identity: "
-        f"{acc('shapes-bam_resnet20-identity-s0')} test accuracy)",
+        f"{acc('shapes-bam_resnet20-identity-s0')} test accuracy, as loaded)",
         f"the object covers {t['random', 'stage 1']['energy']:.3f} of an image",
         f"Its energy lift is {t1['lift']:.2f}",
         f"up from {u1['lift']:.2f} untrained",
@@ -237,6 +262,8 @@ def test_lesson_07_quotes_its_localisation_table():
         f"{share(t2['min in'])} of the time",
         f"by chance and {share(u2['min in'])} before training",
         f"carries {share(t2['max bd'])} of stage 2's maxima (the frame is {share(t2['bd area'])}",
+        f"untrained, the same stage put {share(u2['max bd'])} of its maxima there, less than the "
+        "frame's share",
         f"Its minimum lies on the object {share(i1['min in'])} of the time, its maximum "
         f"{share(i1['max in'])} (below chance), and its lift is {i1['lift']:.2f}",
         f"a lift of {i2['lift']:.2f}, its maximum and minimum on the object "
@@ -248,6 +275,7 @@ def test_lesson_07_quotes_its_localisation_table():
         f"puts its minimum on the object {share(i1['min in'])} of the time",
     )
     assert i1["max in"] < t["random", "stage 1"]["max in"]  # "below chance"
+    assert u2["max bd"] < u2["bd area"]  # "less than the frame's share"
 
 
 def test_lesson_07_quotes_the_strength_of_the_attention():
@@ -258,10 +286,15 @@ def test_lesson_07_quotes_the_strength_of_the_attention():
         f"Its gain `1 + M` averages {s['identity', 1]['mean']} at stage 1 and "
         f"{s['identity', 2]['mean']} at stage 2, and varies within "
         f"an image by {s['identity', 1]['within']} at stage 1 and {s['identity', 2]['within']} "
-        f"at stage 2, against {s['paper', 2]['within']} for the paper's stage 2",
+        "at stage 2.",
+        f"its gain varies within an image by {s['paper', 1]['within']}, against "
+        f"{s['untrained', 1]['within']} untrained",
+        f"Its gain varies within an image by {s['paper', 2]['within']}.",
     )
     assert_quoted(
-        "docs/instructors.md", f"(its mean, {s['identity', 1]['mean']}; e.g. zero the scale"
+        "docs/instructors.md",
+        f"(its mean, {s['identity', 1]['mean']} at stage 1 and {s['identity', 2]['mean']} at "
+        "stage 2; e.g. zero the scale",
     )
 
 
@@ -346,7 +379,7 @@ def test_the_readme_figure_caption_states_lesson_06_s_result():
     id_mean, _, _ = paired("BAM, identity init")
     assert_quoted(
         "README.md",
-        f"over three seeds this BAM ends {points(-bam_mean)} points behind the plain ResNet-20, "
-        "beyond the seed noise",
+        f"over three seeds this BAM ends {points(-bam_mean)} points behind the plain ResNet-20 "
+        "(lesson 06's paired comparison of the accuracies the runs reached), beyond the seed noise",
         f"started as the identity, BAM ends {points(-id_mean)} points behind, within the noise",
     )
