@@ -48,6 +48,9 @@ def test_a_folder_or_a_pt_file_names_the_checkpoint_and_its_history(tmp_path):
         (pickle.dumps({"model": torch.zeros(2)}), "truncated, damaged or not a PyTorch file"),
         ({"model": Path("an object")}, "objects other than tensors"),
     ],
+    # Named, not shown: a pickle's bytes can differ from process to process, and test ids must
+    # not (pytest-xdist's workers each collect the suite and must agree on every id).
+    ids=["empty", "text", "a-plain-pickle", "a-non-tensor-object"],
 )
 def test_an_unreadable_file_is_one_line_without_pytorchs_advice(tmp_path, content, why):
     path = tmp_path / "checkpoint.pt"
