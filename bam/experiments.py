@@ -74,8 +74,9 @@ SETTINGS: dict[str, Config] = {
         "batch_size": 32,
         "lr": 0.05,
     },
-    # Shapes on a 2-core CPU with the course's recipe: the 34 runs took 71 minutes as two
-    # one-thread processes side by side (--parts peers, --parts ablations).
+    # Shapes on a 2-core CPU with the course's recipe: the 34 runs of the paper's modules took
+    # 71 minutes as two one-thread processes side by side (--parts peers, --parts ablations),
+    # the 31 of the identity starts 52 minutes as three to five.
     "cpu": {"dataset": "shapes", **SHAPES_RECIPE},
     # CIFAR-100, the dataset of the paper's ablations, on a GPU.
     "gpu": {"dataset": "cifar100", "epochs": 30},

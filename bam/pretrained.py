@@ -3,7 +3,7 @@
     bam.pretrained.available()                      # what ships
     model = bam.pretrained.load("shapes-bam_resnet20-s0")   # ready to evaluate
     history = bam.pretrained.history("shapes-bam_resnet20-s0")
-    rows = bam.pretrained.grid("08-shapes-grid")    # lesson 08's 59 runs
+    rows = bam.pretrained.grid("08-shapes-grid")    # lesson 08's 65 runs
 
 Everything lives in ``bam/results/`` (package data, so ``pip install`` from git gets it),
 described by ``manifest.json``: per artifact what it is, the call that produced it, its seed,

@@ -16,7 +16,7 @@ from torch import nn
 
 import bam.pretrained
 from bam.data import Loader, load
-from bam.experiments import difference, pooled_std, summarize
+from bam.experiments import IDENTITY, difference, pooled_std, summarize
 from bam.models import add_bam
 from bam.train import evaluate
 
@@ -300,8 +300,15 @@ def test_lesson_07_quotes_the_strength_of_the_attention():
 
 def test_lesson_08_quotes_the_shipped_grid(grid):
     s, spread = grid
-    peers = ["ResNet-20", "+ SE", "+ CBAM", "+ BAM"]
-    table = [f"| {name} | {points(s[name].mean)} +- {points(s[name].std)} |" for name in peers]
+    built, started = ["ResNet-20", "+ SE", "+ CBAM", "+ BAM"], ["+ SE", "+ CBAM", "+ BAM"]
+    peers = built + [name + IDENTITY for name in started]
+
+    def cell(name: str) -> str:
+        return f"{points(s[name].mean)} +- {points(s[name].std)}"
+
+    table = [f"| ResNet-20 | {cell('ResNet-20')} | |"] + [
+        f"| {name} | {cell(name)} | {cell(name + IDENTITY)} |" for name in started
+    ]
 
     def diff(name: str, base: str) -> tuple[str, str]:
         d, se = difference(s[name], s[base], std=spread)
@@ -309,10 +316,12 @@ def test_lesson_08_quotes_the_shipped_grid(grid):
 
     bam_vs_plain, peer_bar = diff("+ BAM", "ResNet-20")
     ablation_bar = diff("r = 4", "+ BAM")[1]
-    resolved = [
-        f"{name} ({diff(name, '+ BAM')[0]})"
-        for name in ("spatial only", "max", "channel only", "r = 32", "d = 1")
-    ]
+    defaults = [name for name in s if name not in peers and not name.endswith(IDENTITY)]
+    resolved = [n for n in defaults if abs(float(diff(n, "+ BAM")[0])) > float(ablation_bar)]
+    resolved.sort(key=lambda n: float(diff(n, "+ BAM")[0]))
+    assert len(defaults) == 11 and len(resolved) == 7
+    identities = [name for name in s if name not in peers and name.endswith(IDENTITY)]
+    largest = min(identities, key=lambda n: float(diff(n, f"+ BAM{IDENTITY}")[0]))
     gaps = [0.46, 0.56, 1.24, 0.47, 0.28, 0.08, 1.29, 1.24, 0.28, 0.21, 0.88]
 
     def seeds_needed(gap: float) -> int:
@@ -324,25 +333,43 @@ def test_lesson_08_quotes_the_shipped_grid(grid):
         *table,
         f"The pooled seed-to-seed standard deviation is {points(spread)} points",
         f"two standard errors are {peer_bar} points between two peers",
-        f"and {ablation_bar} between an ablation (2 seeds) and the default",
+        f"and {ablation_bar} between an ablation (2 seeds) and its default",
         f"{bam_vs_plain} points against a bar of {peer_bar}",
-        f"by just over their bar of {ablation_bar}",
-        *resolved,
+        f"Started as the identity, BAM is {diff(f'+ BAM{IDENTITY}', 'ResNet-20')[0]}, inside "
+        f"the bar, and so are SE ({diff('+ SE', 'ResNet-20')[0]}) and CBAM "
+        f"({diff('+ CBAM', 'ResNet-20')[0]}) as built, and started as the identity "
+        f"({diff(f'+ SE{IDENTITY}', 'ResNet-20')[0]}, {diff(f'+ CBAM{IDENTITY}', 'ResNet-20')[0]})",
+        f"The identity start moves BAM by {diff(f'+ BAM{IDENTITY}', '+ BAM')[0].lstrip('+')} "
+        f"points and CBAM by {diff(f'+ CBAM{IDENTITY}', '+ CBAM')[0].lstrip('+')}, SE by "
+        f"{diff(f'+ SE{IDENTITY}', '+ SE')[0].lstrip('+')}",
+        f"more than their bar of {ablation_bar}: "
+        + ", ".join(f"{n} ({diff(n, '+ BAM')[0]})" for n in resolved[:-1])
+        + f" and {resolved[-1]} ({diff(resolved[-1], '+ BAM')[0]})",
         f"near the plain network's {points(s['ResNet-20'].mean)}",
-        f"SE against the plain network ({diff('+ SE', 'ResNet-20')[0]})",
-        f"CBAM against it ({diff('+ CBAM', 'ResNet-20')[0]})",
-        f"bottlenecks ({diff('every block', '+ BAM')[0]})",
+        f"{largest.removesuffix(IDENTITY)} ({diff(largest, f'+ BAM{IDENTITY}')[0]}), is inside",
+        "({}, {} and {} for seeds 0, 1 and 2".format(
+            *(points(v) for v in s[f"+ BAM{IDENTITY}"].values)
+        ),
         f"smaller than our spread of {points(spread)}",
         f"about {seeds_needed(max(gaps))} seeds per configuration, its smallest about "
         f"{round(seeds_needed(min(gaps)), -2):,}",
-        f"({points(peer_stds[0])} to {points(peer_stds[-1])} points)",
+        f"run from {points(peer_stds[0])} to {points(peer_stds[-1])} points",
         "(r = 8: {} and {})".format(*(points(v) for v in s["r = 8"].values)),
         f"On our CPU grid that spread is {points(spread)} points",
     )
-    for name in ("spatial only", "max", "channel only", "r = 32", "d = 1"):
-        d, se = difference(s[name], s["+ BAM"], std=spread)
-        assert abs(d) > 2 * se, f"{name} is quoted as resolved"
-    assert all(s[name].mean < s["+ BAM"].mean for name in s if name not in peers)
+    identity = s[f"+ BAM{IDENTITY}"]
+    assert_quoted(
+        "docs/instructors.md",
+        f"({points(statistics.mean(identity.values[:2]))} for the identity start, against "
+        f"{points(identity.mean)} over all three)",
+    )
+    for name in peers[1:]:
+        d, se = difference(s[name], s["ResNet-20"], std=spread)
+        assert (abs(d) > 2 * se) == (name == "+ BAM"), f"{name}: only BAM is quoted as resolved"
+    for name in identities:
+        d, se = difference(s[name], s[f"+ BAM{IDENTITY}"], std=spread)
+        assert abs(d) <= 2 * se and d < 0, f"{name} is quoted as unresolved and ahead"
+    assert all(s[name].mean < s["+ BAM"].mean for name in defaults)
 
 
 # ----------------------------------------------------------------------------- the README

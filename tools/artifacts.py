@@ -397,9 +397,9 @@ def record_grid(
     return {
         GRID: {
             "kind": "grid",
-            "what": "lesson 08's CPU grid on Shapes: ResNet-20 with SE, CBAM, BAM, BAM started "
-            "as the identity, and the ablations of both BAMs, the course's CPU recipe (one "
-            "record per run)",
+            "what": "lesson 08's CPU grid on Shapes: ResNet-20 with SE, CBAM and BAM, each as "
+            "its paper builds it and started as the identity, and BAM's ablations on both "
+            "starts, the course's CPU recipe (one record per run)",
             "file": target.name,
             "sha256": sha256(target),
             "bytes": target.stat().st_size,

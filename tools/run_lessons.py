@@ -33,7 +33,7 @@ WORKLOAD = {
         "the 9 runs it compares",
     ),
     "07": ("nothing", "both BAM-ResNet-20s (seed 0)"),
-    "08": ("a 2-run demo grid, 1 epoch on 256 images", "the 59-run grid"),
+    "08": ("a 2-run demo grid, 1 epoch on 256 images", "the 65-run grid"),
 }
 
 
