@@ -101,8 +101,7 @@ def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
         raise ValueError(f"setting must be one of {sorted(SETTINGS)}, got {setting!r}")
     base = SETTINGS[setting]
 
-    def bam(init: str, model: str = "bam_resnet20", **attention) -> Config:
-        # Also SE's and CBAM's configuration, with model= (they take no attention options here).
+    def run(model: str, init: str = "default", **attention) -> Config:
         config = {"model": model, **base}
         if attention:
             config["attention"] = attention
@@ -111,27 +110,28 @@ def lesson_grid(setting: str) -> tuple[dict[str, Config], dict[str, Config]]:
         return config
 
     if setting == "fast":
-        return {"ResNet-20": {"model": "resnet20", **base}, "+ BAM": bam("default")}, {}
+        return {"ResNet-20": run("resnet20"), "+ BAM": run("bam_resnet20")}, {}
     peers = {
-        "ResNet-20": {"model": "resnet20", **base},
-        "+ SE": {"model": "se_resnet20", **base},
-        "+ CBAM": {"model": "cbam_resnet20", **base},
-        "+ BAM": bam("default"),
-        f"+ BAM{IDENTITY}": bam("identity"),
-        # Like for like: SE and CBAM started as the identity too (gates at sigmoid(5)).
-        f"+ SE{IDENTITY}": bam("identity", model="se_resnet20"),
-        f"+ CBAM{IDENTITY}": bam("identity", model="cbam_resnet20"),
+        "ResNet-20": run("resnet20"),
+        "+ SE": run("se_resnet20"),
+        "+ CBAM": run("cbam_resnet20"),
+        "+ BAM": run("bam_resnet20"),
+        # Like for like: SE and CBAM start as the identity too (gates at sigmoid(5)).
+        **{
+            f"+ {name}{IDENTITY}": run(f"{name.lower()}_resnet20", "identity")
+            for name in ("BAM", "SE", "CBAM")
+        },
     }
     ablations = {}
     for init, suffix in (("default", ""), ("identity", IDENTITY)):
         ablations |= {
-            **{f"r = {r}{suffix}": bam(init, reduction=r) for r in (4, 8, 32)},
-            **{f"d = {d}{suffix}": bam(init, dilation=d) for d in (1, 2, 6)},
-            f"channel only{suffix}": bam(init, branches="channel"),
-            f"spatial only{suffix}": bam(init, branches="spatial"),
-            f"product{suffix}": bam(init, combine="product"),
-            f"max{suffix}": bam(init, combine="max"),
-            f"every block{suffix}": bam(init, model="bamblock_resnet20"),
+            **{f"r = {r}{suffix}": run("bam_resnet20", init, reduction=r) for r in (4, 8, 32)},
+            **{f"d = {d}{suffix}": run("bam_resnet20", init, dilation=d) for d in (1, 2, 6)},
+            f"channel only{suffix}": run("bam_resnet20", init, branches="channel"),
+            f"spatial only{suffix}": run("bam_resnet20", init, branches="spatial"),
+            f"product{suffix}": run("bam_resnet20", init, combine="product"),
+            f"max{suffix}": run("bam_resnet20", init, combine="max"),
+            f"every block{suffix}": run("bamblock_resnet20", init),
         }
     return peers, ablations
 

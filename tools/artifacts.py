@@ -141,8 +141,8 @@ def jobs() -> dict[str, list[str]]:
     """Every training job: name -> the command line that runs it (from the repository root).
 
     The networks first (the lessons that load them can be worked on while the grid trains),
-    then the grid's parts by seed: run two at a time, the two largest jobs, the ablations' two
-    seeds, start together and end about together."""
+    then the grid by part and seed: run two at a time, the two largest jobs (the ablations'
+    two seeds) start together and end about together."""
     python = sys.executable
     commands = {
         net.name: [python, str(Path(__file__).resolve()), "network", net.name] for net in NETWORKS
@@ -420,17 +420,14 @@ def record_grid(
 def carry_network(net: Network, old: dict, source: Path, out: Path) -> dict[str, dict]:
     """The shipped entries of ``net`` (and its history), with their files copied from
     ``source`` to ``out`` after checking their digests."""
-    from bam.pretrained import sha256
+    from bam.pretrained import verified_path
 
     entries = {}
     for name in (net.name, f"{net.name}.history"):
         if name not in old:
             raise RuntimeError(f"{net.name} is neither in {WORK} nor shipped: train it first")
-        entry = old[name]
-        if sha256(source / entry["file"]) != entry["sha256"]:
-            raise RuntimeError(f"{source / entry['file']} does not match its manifest digest")
-        shutil.copy(source / entry["file"], out / entry["file"])
-        entries[name] = entry
+        shutil.copy(verified_path(name, folder=source), out / old[name]["file"])
+        entries[name] = old[name]
     return entries
 
 

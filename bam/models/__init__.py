@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import nn
 
@@ -43,7 +43,7 @@ def available() -> list[str]:
 
 
 Init = Literal["default", "identity"]
-INITS = ("default", "identity")
+INITS = get_args(Init)
 
 
 def create(
