@@ -14,67 +14,18 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from bam import cli
-from bam.data import ImageSet, Loader, make_shapes
-from bam.layers import BAM
-from bam.models import create
-from bam.runtime import cpu_has_native_bfloat16, eval_mode, inference_batch
+from bam import cli, gpu_check
+from bam.data import Loader, make_shapes
+from bam.models import add_bam, add_bam_every_block, add_cbam, add_se, create
+from bam.models.released import add_released_bam
+from bam.profile import bam_input_bytes, count_macs, count_params, saved_activations
+from bam.runtime import cpu_has_native_bfloat16, inference_batch
 from bam.tables import text_table
+from bam.timing import PILImages, images_per_s, step_time
 from bam.train import evaluate
-
-
-class PILImages(Dataset):
-    """The usual torchvision pipeline: an (N, H, W, C) uint8 array, one PIL image per item,
-    per-image transforms (as ``torchvision.datasets.CIFAR10`` does)."""
-
-    def __init__(self, data: ImageSet, transform) -> None:
-        self.array = data.images.permute(0, 2, 3, 1).numpy()
-        self.labels = data.labels.tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        return self.transform(Image.fromarray(self.array[i])), self.labels[i]
-
-
-def images_per_s(batches, count: int) -> float:
-    """Images per second to draw every batch of one pass (the tensors are touched, not used)."""
-    start = time.perf_counter()
-    x = None
-    for x, _ in batches:
-        x.sum()
-    if x is not None and x.is_cuda:  # CUDA kernels run asynchronously: wait for the last
-        torch.cuda.synchronize(x.device)
-    return count / (time.perf_counter() - start)
-
-
-def step_time(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    optimizer,
-    dtype: torch.dtype | None = None,
-) -> float:
-    """Seconds of one SGD step: forward, backward and the optimizer's update, under autocast
-    to ``dtype`` if given (on CUDA, timed from an idle device until the device is done)."""
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    sync()
-    start = time.perf_counter()
-    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
-        loss = F.cross_entropy(model(x), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    sync()
-    return time.perf_counter() - start
-
 
 # The two ways fit trains on a CPU: float32 in NCHW, or bfloat16 autocast with channels-last
 # (its default where the CPU has native bfloat16).
@@ -175,75 +126,6 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-class ReleasedBAM(BAM):
-    """The computation of the authors' released BAM, restated from its description: the
-    branches are multiplied after ``expand_as`` to the full size, then ``(1 + sigmoid) * F``.
-    Same branches and parameters as ``BAM``; only the gate differs."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__(channels, combine="product")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        product = self.channel(x).expand_as(x) * self.spatial(x).expand_as(x)
-        return (1 + torch.sigmoid(product)) * x
-
-
-def add_released_bam(model: torch.nn.Module) -> torch.nn.Module:
-    """``add_bam``, with ``ReleasedBAM`` at each bottleneck."""
-    from bam.models import add_bam
-    from bam.models.insert import resnet_stages
-
-    add_bam(model)
-    for stage in resnet_stages(model)[:-1]:
-        stage.bam = ReleasedBAM(stage.bam.channel.channels)
-    return model
-
-
-def saved_activations(
-    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
-) -> int:
-    """Bytes that autograd keeps for the backward pass of one training step (eager or compiled).
-
-    Every tensor saved for backward is seen by ``torch.autograd.graph.saved_tensors_hooks``;
-    its storage is counted once, however many tensors share it, and parameters are left out.
-    """
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
-            saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
-            loss = F.cross_entropy(model(x), y)
-    loss.backward()
-    model.zero_grad(set_to_none=True)
-    return sum(saved.values())
-
-
-@torch.no_grad()
-def bam_input_bytes(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype | None = None):
-    """Bytes of the full-size ``(B, C, H, W)`` maps that the model's BAM modules refine (0 for a
-    model without BAM), read by forward pre-hooks on an eager forward pass in eval mode."""
-    sizes: dict[int, int] = {}
-
-    def note(module, inputs) -> None:
-        sizes[id(module)] = inputs[0].numel() * inputs[0].element_size()
-
-    handles = [m.register_forward_pre_hook(note) for m in model.modules() if isinstance(m, BAM)]
-    autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None)
-    try:  # in eval mode, so that the running statistics of BatchNorm stay as they were
-        with eval_mode(model), autocast:
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sum(sizes.values())
-
-
 def attention(args: argparse.Namespace) -> list[dict]:
     """What each attention variant costs: none, SE, CBAM (both in every block), BAM at the
     bottlenecks (ours; the plain formula; the released code's computation) and BAM in every
@@ -253,9 +135,6 @@ def attention(args: argparse.Namespace) -> list[dict]:
     as a ratio to the plain net; saved activations are the bytes autograd keeps for backward,
     exact, and beyond the plain net in full-size tensors per BAM (``saved_activations``)."""
     import torchvision
-
-    from bam.models import add_bam, add_bam_every_block, add_cbam, add_se
-    from bam.profile import count_macs, count_params
 
     variants = {
         "none": lambda model: model,
@@ -387,8 +266,6 @@ def main(argv: list[str] | None = None):
     p.add_argument("--steps", type=count, default=10, help="timed steps per model")
     p.add_argument("--threads", type=count, default=1, help="CPU threads (torch.set_num_threads)")
     p.set_defaults(run=attention)
-    from bam import gpu_check  # it builds on this module's measurements: imported here
-
     p = commands.add_parser("gpu", help="the GPU self-check: loaders, precision, compile, training")
     gpu_check.add_arguments(p)
     p.set_defaults(run=gpu_check.run)

@@ -35,11 +35,11 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from bam import cli
-from bam.bench import PILImages, images_per_s, step_time
 from bam.data import ImageSet, Loader, load_cifar, make_shapes
 from bam.models import create
 from bam.runtime import choose_precision, seed_everything
 from bam.tables import text_table
+from bam.timing import PILImages, images_per_s, step_time
 from bam.train import CIFAR_RECIPE, evaluate, fit
 
 MODELS = ("resnet20", "bam_resnet20")

@@ -11,10 +11,13 @@ import copy
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bam import cli
+from bam.layers import BAM
+from bam.runtime import eval_mode
 
 
 def count_params(model: nn.Module) -> int:
@@ -93,6 +96,51 @@ def build(
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     classes = num_classes or 10
     return create(name, classes), create(f"bam_{name}", classes), (1, 3, 32, 32)
+
+
+def saved_activations(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None
+) -> int:
+    """Bytes that autograd keeps for the backward pass of one training step (eager or compiled).
+
+    Every tensor saved for backward is seen by ``torch.autograd.graph.saved_tensors_hooks``;
+    its storage is counted once, however many tensors share it, and parameters are left out.
+    """
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return sum(saved.values())
+
+
+@torch.no_grad()
+def bam_input_bytes(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype | None = None):
+    """Bytes of the full-size ``(B, C, H, W)`` maps that the model's BAM modules refine (0 for a
+    model without BAM), read by forward pre-hooks on an eager forward pass in eval mode."""
+    sizes: dict[int, int] = {}
+
+    def note(module, inputs) -> None:
+        sizes[id(module)] = inputs[0].numel() * inputs[0].element_size()
+
+    handles = [m.register_forward_pre_hook(note) for m in model.modules() if isinstance(m, BAM)]
+    autocast = torch.autocast(x.device.type, dtype=dtype, enabled=dtype is not None)
+    try:  # in eval mode, so that the running statistics of BatchNorm stay as they were
+        with eval_mode(model), autocast:
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(sizes.values())
 
 
 def main(argv: list[str] | None = None) -> None:

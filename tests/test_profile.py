@@ -1,11 +1,12 @@
-"""Cost counting with torch.utils.flop_counter."""
+"""Cost counting with torch.utils.flop_counter, and the bytes autograd keeps."""
 
+import pytest
 import torch
 import torchvision
 
-from bam import add_bam
+from bam import add_bam, bench
 from bam.models import create
-from bam.profile import count_macs, count_params, overhead
+from bam.profile import bam_input_bytes, count_macs, count_params, overhead, saved_activations
 
 
 def test_macs_of_a_convolution_follow_the_formula():
@@ -56,3 +57,29 @@ def test_command_line_rejects_an_unknown_backbone():
 
     with pytest.raises(ValueError, match="unknown backbone 'resnet21'"):
         main(["resnet21"])
+
+
+@pytest.mark.parametrize("precision", list(bench.PRECISIONS))
+def test_bam_keeps_at_most_one_and_a_half_full_size_maps_beyond_the_plain_network(precision):
+    """The fused gate's target, exact on any machine: autograd keeps at most 1.5 (B, C, H, W)
+    tensors per BAM beyond ResNet-20 itself (the BAM's output, which the next layer keeps, is
+    one of them); the plain formula keeps about one more, its attention M(F)."""
+    from bam.models import create
+
+    dtype, channels_last = bench.PRECISIONS[precision]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(16, 3, 32, 32).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (16,))
+
+    def saved(name, **kwargs):
+        torch.manual_seed(0)
+        return saved_activations(create(name, **kwargs).to(memory_format=fmt), x, y, dtype)
+
+    plain = saved("resnet20")
+    fused = saved("bam_resnet20")
+    formula = saved("bam_resnet20", fused=False)
+    bam_inputs = bam_input_bytes(create("bam_resnet20"), x, dtype)
+    elements = 16 * (16 * 32 * 32 + 32 * 16 * 16)  # the maps after stages 1 and 2
+    assert bam_inputs == elements * (2 if dtype else 4)
+    assert (fused - plain) / bam_inputs <= 1.5
+    assert (formula - plain) / bam_inputs > 2.3
