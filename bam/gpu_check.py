@@ -8,9 +8,13 @@ On a CUDA GPU it measures, side by side in one run, what the course's GPU path r
    ``fit`` chooses for this GPU, each with and without ``torch.compile`` (median of
    interleaved steps, so all see the same load), and the ratio BAM / plain;
 3. both networks trained with ``fit`` and the GPU recipe on a 50,000-image Shapes set
-   (CIFAR-sized, generated offline) for a few epochs: epoch time, images/s, peak GPU memory
-   and the test accuracy reached, to show they learn;
-4. CIFAR's reading code (``bam.data.load_cifar``) on a CIFAR-10-format archive written here
+   (CIFAR-sized, generated offline) for a few epochs, with the eager step and with the step
+   captured as a CUDA graph: images/s, BAM / plain under each, peak GPU memory and the test
+   accuracy reached, to show they learn the same;
+4. several training runs side by side on one device (one process each), against one alone:
+   the images/s of all together;
+5. the minutes lesson 06's CIFAR-10 runs would take here, from the captured rates;
+6. CIFAR's reading code (``bam.data.load_cifar``) on a CIFAR-10-format archive written here
    from Shapes images, its batches served on the GPU and scored by the trained BAM-ResNet.
 
 Without a GPU it says so in one line and stops; ``--device cpu`` runs the same code on the CPU
@@ -20,27 +24,24 @@ Without a GPU it says so in one line and stops; ``--device cpu`` runs the same c
 from __future__ import annotations
 
 import argparse
-import hashlib
-import pickle
-import shutil
+import itertools
 import statistics
-import tarfile
-import tempfile
 import time
-from pathlib import Path
-from unittest import mock
 
 import torch
 from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
+from torchvision import transforms
 
 from bam import cli
-from bam.data import ImageSet, Loader, load_cifar, make_shapes
+from bam.data import ImageSet, Loader, make_shapes
+from bam.data.cifar_archive import read_cifar_archive
+from bam.lesson_plan import LESSON06_NETWORKS, LESSON06_SEEDS, lesson06_minutes, say_minutes
 from bam.models import create
 from bam.runtime import choose_precision, seed_everything
 from bam.tables import text_table
 from bam.timing import PILImages, images_per_s, step_time
 from bam.train import CIFAR_RECIPE, evaluate, fit
+from bam.train_step import WARMUP_STEPS, CapturedStep, EagerStep, capture_supported
 
 MODELS = ("resnet20", "bam_resnet20")
 
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also time torch.compile (compiling takes a minute or two)",
+    )
+    parser.add_argument(
+        "--side-by-side", type=count, default=4, help="training runs at once on one device"
     )
     parser.add_argument(
         "--cifar-images", type=count, default=6_000, help="images in the CIFAR-format archive"
@@ -137,76 +141,92 @@ def step_times(
     return {key: statistics.median(t) for key, t in times.items()}
 
 
+STEPS = {"eager": False, "captured": True}  # label -> fit's capture argument
+
+
 def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> dict:
-    """Each network trained by ``fit`` with the GPU recipe; its history and peak memory."""
+    """Each network trained by ``fit`` with the GPU recipe, eagerly and with the captured step;
+    ``{(name, step): {"model", "history", "peak_bytes"}}``."""
     results = {}
-    for name in MODELS:
-        seed_everything(0)
-        model = create(name, num_classes=train.num_classes)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(device)
-        history = fit(
-            model,
-            train,
-            test,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=CIFAR_RECIPE["lr"],
-            device=device,
-            progress=False,
-        )
-        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-        results[name] = {"model": model, "history": history, "peak_bytes": peak}
+    for step, capture in STEPS.items():
+        for name in MODELS:
+            seed_everything(0)
+            model = create(name, num_classes=train.num_classes)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            history = fit(
+                model,
+                train,
+                test,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                lr=CIFAR_RECIPE["lr"],
+                device=device,
+                capture=capture,
+                progress=False,
+            )
+            peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+            results[name, step] = {"model": model, "history": history, "peak_bytes": peak}
     return results
 
 
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def _steady_rate(name, data, device, batch, steps, barrier=None) -> tuple[float, float]:
+    """Wall-clock start and end of ``steps`` training steps of a fresh ``name`` on ``data``,
+    with the step ``fit`` uses on ``device``, after a warm-up; with a ``barrier``, every
+    process starts timing together."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # side by side, one thread each
+    seed_everything(0)
+    model = create(name, num_classes=data.num_classes).to(device, memory_format=torch.channels_last)
+    precision = choose_precision(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    warmup = WARMUP_STEPS + 3
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warmup + steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
+    kind = CapturedStep if capture_supported(device, precision) else EagerStep
+    criterion = torch.nn.CrossEntropyLoss()
+    step = kind(model, optimizer, scheduler, scaler, criterion, precision, device)
+    loader = Loader(data, batch, train=True, device=device, channels_last=True)
+    batches = itertools.cycle(list(itertools.islice(loader, warmup + steps)))
+    for _ in range(warmup):
+        step(*next(batches))
+    _sync(device)
+    if barrier is not None:
+        barrier.wait()
+    start = time.time()  # wall clock: comparable across processes
+    for _ in range(steps):
+        step(*next(batches))
+    _sync(device)
+    return start, time.time()
 
 
-def write_cifar_archive(folder: Path, train: ImageSet, test: ImageSet) -> dict:
-    """Write ``train`` (over five batch files) and ``test`` as CIFAR-10's archive,
-    ``cifar-10-python.tar.gz`` in ``folder``, in the pickled format torchvision reads; return
-    the MD5 table torchvision checks, for these files instead of the real ones."""
-    source = datasets.CIFAR10
-    staging = folder / "staging" / source.base_folder
-    staging.mkdir(parents=True)
-    files = [name for name, _ in source.train_list]
-    chunks = [c for c in zip(train.images.chunk(5), train.labels.chunk(5), strict=True)]
-    chunks.append((test.images, test.labels))
-    for name, (images, labels) in zip([*files, source.test_list[0][0]], chunks, strict=True):
-        entry = {"data": images.reshape(len(images), -1).numpy(), "labels": labels.tolist()}
-        (staging / name).write_bytes(pickle.dumps(entry))  # rows: R, then G, then B planes
-    meta = {source.meta["key"]: list(train.classes)}
-    (staging / source.meta["filename"]).write_bytes(pickle.dumps(meta))
-    archive = folder / source.filename
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(staging, arcname=source.base_folder)
-    table = {
-        "train_list": [[name, _md5(staging / name)] for name in files],
-        "test_list": [[source.test_list[0][0], _md5(staging / source.test_list[0][0])]],
-        "meta": {**source.meta, "md5": _md5(staging / source.meta["filename"])},
-        "tgz_md5": _md5(archive),
-    }
-    shutil.rmtree(folder / "staging")  # load_cifar must unpack the archive itself
-    return table
+def _side_worker(queue, barrier, *args) -> None:
+    queue.put(_steady_rate(*args, barrier=barrier))
 
 
-def read_cifar_archive(train: ImageSet, test: ImageSet) -> tuple[ImageSet, ImageSet]:
-    """``train`` and ``test`` written as a CIFAR-10 archive and read back by ``load_cifar``
-    (unpacking, MD5 checks, unpickling, conversion: only the expected sums are ours)."""
-    with tempfile.TemporaryDirectory() as folder:
-        table = write_cifar_archive(Path(folder), train, test)
-        with mock.patch.multiple(datasets.CIFAR10, **table):
-            read = load_cifar("cifar10", "train", root=folder)
-            read_test = load_cifar("cifar10", "test", root=folder)
-    for original, back in ((train, read), (test, read_test)):
-        if not (
-            torch.equal(original.images, back.images) and torch.equal(original.labels, back.labels)
-        ):
-            raise AssertionError(f"{back.name}: the images read differ from those written")
-    return read, read_test
+def side_by_side(
+    data: ImageSet, device: torch.device, batch: int, steps: int, runs: int
+) -> dict[str, float]:
+    """Images/s of ResNet-20 training alone, and of ``runs`` processes training one each on the
+    same device at once (their steps in the span from the first start to the last end)."""
+    name = MODELS[0]
+    start, end = _steady_rate(name, data, str(device), batch, steps)
+    alone = steps * batch / (end - start)
+    context = torch.multiprocessing.get_context("spawn")
+    queue, barrier = context.SimpleQueue(), context.Barrier(runs)
+    args = (queue, barrier, name, data, str(device), batch, steps)
+    workers = [context.Process(target=_side_worker, args=args) for _ in range(runs)]
+    for worker in workers:
+        worker.start()
+    spans = [queue.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+        if worker.exitcode:
+            raise RuntimeError(f"a side-by-side training process failed (exit {worker.exitcode})")
+    together = runs * steps * batch / (max(e for _, e in spans) - min(s for s, _ in spans))
+    return {"alone": alone, "together": together}
 
 
 def _ms(seconds: float) -> str:
@@ -287,27 +307,55 @@ def run(args: argparse.Namespace) -> dict:
         f"\ntraining with fit, {precision}, batch {args.batch_size}, lr {CIFAR_RECIPE['lr']}, "
         f"{args.epochs} epochs, test on {len(test):,} images:"
     )
-    for name, result in runs.items():
+    for (name, step), result in runs.items():
         h = result["history"]
         peak = result["peak_bytes"]
         memory = f"{peak / 2**20:,.0f} MiB peak" if peak is not None else "peak memory n/a"
-        figures[f"{name}_test_acc"] = h.test_acc[-1]
-        figures[f"{name}_epoch_s"] = h.train_time[-1]
+        figures[f"{name}_{step}_images_per_s"] = h.images_per_s[-1]
+        figures[f"{name}_{step}_test_acc"] = h.test_acc[-1]
         print(
-            f"  {name:<14} epochs {', '.join(f'{t:.1f}' for t in h.train_time)} s "
+            f"  {name:<14}{step:<10}epochs {', '.join(f'{t:.1f}' for t in h.train_time)} s "
             f"({h.images_per_s[-1]:,.0f} images/s in the last), {memory}, "
             f"test accuracy {', '.join(f'{a:.1%}' for a in h.test_acc)}"
         )
-    ratio = runs[MODELS[1]]["history"].train_time[-1] / runs[MODELS[0]]["history"].train_time[-1]
-    figures["epoch_ratio"] = ratio
-    print(f"  epoch-time ratio BAM / plain (last epoch): {ratio:.3f}")
+    for step in STEPS:
+        plain, bam = (runs[name, step]["history"].train_time[-1] for name in MODELS)
+        figures[f"epoch_ratio_{step}"] = bam / plain
+        print(f"  epoch-time ratio BAM / plain (last epoch), {step}: {bam / plain:.3f}")
+    for name in MODELS:
+        eager, captured = (figures[f"{name}_{step}_images_per_s"] for step in STEPS)
+        figures[f"capture_speedup_{name}"] = captured / eager
+        first = [runs[name, step]["history"].train_loss[0] for step in STEPS]
+        print(
+            f"  {name}: captured / eager {captured / eager:.2f}x images/s; first-epoch training "
+            f"loss {first[0]:.4f} eager, {first[1]:.4f} captured"
+        )
+
+    rates = side_by_side(train, device, args.batch_size, args.steps, args.side_by_side)
+    figures["side_by_side_images_per_s"] = rates["together"]
+    figures["alone_images_per_s"] = rates["alone"]
+    print(
+        f"\n{args.side_by_side} ResNet-20 runs side by side on {device}, one process each, "
+        f"{args.steps} steps of {args.batch_size}: {rates['together']:,.0f} images/s together, "
+        f"{rates['alone']:,.0f} alone ({rates['together'] / rates['alone']:.2f}x)"
+    )
+
+    captured = {name: figures[f"{name}_captured_images_per_s"] for name in MODELS}
+    minutes = lesson06_minutes(captured)
+    figures["lesson06_minutes"] = minutes
+    print(
+        f"\nlesson 06 with RETRAIN on this device: {len(LESSON06_NETWORKS)} networks x "
+        f"{len(LESSON06_SEEDS)} seeds x {CIFAR_RECIPE['epochs']} epochs of CIFAR-10 at the "
+        f"captured rates above: {say_minutes(minutes)} ({minutes:.1f} min)"
+    )
 
     size = min(args.cifar_images, len(train))
     shown_train = train.subset(size)
     shown_test = test.subset(min(size // 5, len(test)))
     cifar, cifar_test = read_cifar_archive(shown_train, shown_test)
     batches = sum(1 for _ in Loader(cifar, args.batch_size, train=True, device=device))
-    _, accuracy = evaluate(runs[MODELS[1]]["model"], cifar_test, normalize_like=train)
+    trained = runs[MODELS[1], "captured"]["model"]
+    _, accuracy = evaluate(trained, cifar_test, normalize_like=train)
     figures["cifar_read_acc"] = accuracy
     print(
         f"\nCIFAR reading: a CIFAR-10-format archive of {len(cifar):,} + {len(cifar_test):,} "
