@@ -24,7 +24,6 @@ Without a GPU it says so in one line and stops; ``--device cpu`` runs the same c
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import time
 
@@ -38,10 +37,10 @@ from bam.data.cifar_archive import read_cifar_archive
 from bam.lesson_plan import LESSON06_NETWORKS, LESSON06_SEEDS, lesson06_minutes, say_minutes
 from bam.models import create
 from bam.runtime import choose_precision, seed_everything
+from bam.side_by_side import side_by_side
 from bam.tables import text_table
-from bam.timing import PILImages, images_per_s, step_time
+from bam.timing import PILImages, images_per_s, kernel_times, step_time
 from bam.train import CIFAR_RECIPE, evaluate, fit
-from bam.train_step import WARMUP_STEPS, CapturedStep, EagerStep, capture_supported
 
 MODELS = ("resnet20", "bam_resnet20")
 
@@ -63,6 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also time torch.compile (compiling takes a minute or two)",
+    )
+    parser.add_argument(
+        "--recipe-epochs",
+        type=cli.non_negative_int,
+        default=0,
+        help="also train both networks with each GPU recipe for this many epochs (0: skip)",
+    )
+    parser.add_argument(
+        "--kernels", action="store_true", help="also list where a step's time goes, by kernel"
     )
     parser.add_argument(
         "--side-by-side", type=count, default=4, help="training runs at once on one device"
@@ -171,62 +179,67 @@ def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> d
     return results
 
 
-def _steady_rate(name, data, device, batch, steps, barrier=None) -> tuple[float, float]:
-    """Wall-clock start and end of ``steps`` training steps of a fresh ``name`` on ``data``,
-    with the step ``fit`` uses on ``device``, after a warm-up; with a ``barrier``, every
-    process starts timing together."""
-    device = torch.device(device)
-    if device.type == "cpu":
-        torch.set_num_threads(1)  # side by side, one thread each
-    seed_everything(0)
-    model = create(name, num_classes=data.num_classes).to(device, memory_format=torch.channels_last)
+# Recipes for the GPU: the learning rate grows with the batch (0.2 per 256 images); the first
+# is lesson 06's.
+RECIPES = ((256, 0.2), (512, 0.4), (1024, 0.8))
+
+
+def compare_recipes(train: ImageSet, test: ImageSet, device: torch.device, epochs: int) -> dict:
+    """Test accuracy and images/s of both networks trained by ``fit`` with each of ``RECIPES``
+    for ``epochs`` epochs (one-cycle schedule, the step ``fit`` takes on ``device``)."""
+    print(f"\nrecipes, {epochs} epochs of {len(train):,} images, test on {len(test):,}:")
+    figures = {}
+    for batch, lr in RECIPES:
+        for name in MODELS:
+            seed_everything(0)
+            model = create(name, num_classes=train.num_classes)
+            h = fit(
+                model,
+                train,
+                test,
+                epochs=epochs,
+                batch_size=batch,
+                lr=lr,
+                device=device,
+                progress=False,
+            )
+            rate = statistics.median(h.images_per_s)
+            figures[f"recipe_{batch}_{name}_test_acc"] = h.test_acc[-1]
+            figures[f"recipe_{batch}_{name}_images_per_s"] = rate
+            print(
+                f"  batch {batch:>5}, lr {lr}: {name:<13} test accuracy {h.test_acc[-1]:.2%}, "
+                f"{rate:,.0f} images/s (median epoch), {sum(h.train_time):.0f} s of training"
+            )
+    return figures
+
+
+def report_kernels(device: torch.device, batch: int, top: int = 12) -> dict:
+    """Where a training step's time goes, kernel by kernel (operator by operator on a CPU),
+    BAM-ResNet-20 against ResNet-20: the totals and the kernels with the most extra time."""
     precision = choose_precision(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    warmup = WARMUP_STEPS + 3
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warmup + steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision.scaled)
-    kind = CapturedStep if capture_supported(device, precision) else EagerStep
-    criterion = torch.nn.CrossEntropyLoss()
-    step = kind(model, optimizer, scheduler, scaler, criterion, precision, device)
-    loader = Loader(data, batch, train=True, device=device, channels_last=True)
-    batches = itertools.cycle(list(itertools.islice(loader, warmup + steps)))
-    for _ in range(warmup):
-        step(*next(batches))
-    _sync(device)
-    if barrier is not None:
-        barrier.wait()
-    start = time.time()  # wall clock: comparable across processes
-    for _ in range(steps):
-        step(*next(batches))
-    _sync(device)
-    return start, time.time()
-
-
-def _side_worker(queue, barrier, *args) -> None:
-    queue.put(_steady_rate(*args, barrier=barrier))
-
-
-def side_by_side(
-    data: ImageSet, device: torch.device, batch: int, steps: int, runs: int
-) -> dict[str, float]:
-    """Images/s of ResNet-20 training alone, and of ``runs`` processes training one each on the
-    same device at once (their steps in the span from the first start to the last end)."""
-    name = MODELS[0]
-    start, end = _steady_rate(name, data, str(device), batch, steps)
-    alone = steps * batch / (end - start)
-    context = torch.multiprocessing.get_context("spawn")
-    queue, barrier = context.SimpleQueue(), context.Barrier(runs)
-    args = (queue, barrier, name, data, str(device), batch, steps)
-    workers = [context.Process(target=_side_worker, args=args) for _ in range(runs)]
-    for worker in workers:
-        worker.start()
-    spans = [queue.get() for _ in workers]
-    for worker in workers:
-        worker.join()
-        if worker.exitcode:
-            raise RuntimeError(f"a side-by-side training process failed (exit {worker.exitcode})")
-    together = runs * steps * batch / (max(e for _, e in spans) - min(s for s, _ in spans))
-    return {"alone": alone, "together": together}
+    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), device=device)
+    times = {}
+    for name in MODELS:
+        torch.manual_seed(0)
+        model = create(name).to(device, memory_format=torch.channels_last)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        times[name] = kernel_times(model, x, y, optimizer, precision.dtype)
+    plain, bam = (times[name] for name in MODELS)
+    totals = {name: sum(t.values()) for name, t in times.items()}
+    what = "kernel" if device.type == "cuda" else "operator"
+    print(
+        f"\nwhere a step's time goes, eager, {precision.name}, batch {batch} (torch.profiler, "
+        f"{what} time per step): ResNet-20 {_ms(totals[MODELS[0]])}, BAM-ResNet-20 "
+        f"{_ms(totals[MODELS[1]])}; the {top} {what}s with the most extra time in BAM-ResNet-20:"
+    )
+    extra = sorted(bam, key=lambda k: plain.get(k, 0.0) - bam[k])[:top]
+    rows = [
+        [k[:70], _ms(plain.get(k, 0.0)), _ms(bam[k]), _ms(bam[k] - plain.get(k, 0.0))]
+        for k in extra
+    ]
+    print(text_table([what, "ResNet-20", "BAM-ResNet-20", "extra"], rows, left=1, indent=2))
+    return {"kernel_time_ratio": totals[MODELS[1]] / totals[MODELS[0]]}
 
 
 def _ms(seconds: float) -> str:
@@ -280,7 +293,7 @@ def run(args: argparse.Namespace) -> dict:
         name = f"{device} (a dry run of the GPU check: it checks the code, not a GPU)"
     precision = choose_precision(device)
     print(f"torch {torch.__version__} on {name}; fit's precision here: {precision}")
-    start = time.perf_counter()
+    began = start = time.perf_counter()
     train = make_shapes("train", size=args.images)
     test = make_shapes("test", size=args.test_images)
     print(
@@ -340,6 +353,11 @@ def run(args: argparse.Namespace) -> dict:
         f"{rates['alone']:,.0f} alone ({rates['together'] / rates['alone']:.2f}x)"
     )
 
+    if args.kernels:
+        figures.update(report_kernels(device, args.batch_size))
+    if args.recipe_epochs:
+        figures.update(compare_recipes(train, test, device, args.recipe_epochs))
+
     captured = {name: figures[f"{name}_captured_images_per_s"] for name in MODELS}
     minutes = lesson06_minutes(captured)
     figures["lesson06_minutes"] = minutes
@@ -363,4 +381,5 @@ def run(args: argparse.Namespace) -> dict:
         f"batches served on {device}; the trained BAM-ResNet-20 scores {accuracy:.1%} on its "
         "test split"
     )
+    print(f"\nthe self-check took {time.perf_counter() - began:.0f} s")
     return figures

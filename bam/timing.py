@@ -63,3 +63,29 @@ def step_time(
     optimizer.step()
     sync()
     return time.perf_counter() - start
+
+
+def kernel_times(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizer,
+    dtype: torch.dtype | None = None,
+    steps: int = 3,
+) -> dict[str, float]:
+    """Seconds per training step spent in each kernel (on CUDA) or operator (on a CPU), by
+    name, read by ``torch.profiler`` over ``steps`` eager steps after a warm-up one."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step_time(model, x, y, optimizer, dtype)
+    activity = ProfilerActivity.CUDA if x.is_cuda else ProfilerActivity.CPU
+    with profile(activities=[activity]) as profiler:
+        for _ in range(steps):
+            step_time(model, x, y, optimizer, dtype)
+    own = "self_device_time_total" if x.is_cuda else "self_cpu_time_total"
+    times = {}
+    for event in profiler.key_averages():
+        microseconds = getattr(event, own, 0)
+        if microseconds > 0:
+            times[event.key] = microseconds / steps / 1e6
+    return times

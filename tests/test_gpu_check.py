@@ -9,7 +9,7 @@ from bam.data import cifar_archive, make_shapes
 
 DRY_RUN = ["gpu", "--device", "cpu", "--images", "128", "--test-images", "64", "--epochs", "1"]
 DRY_RUN += ["--batch-size", "64", "--workers", "0", "--steps", "1", "--no-compile"]
-DRY_RUN += ["--cifar-images", "64", "--side-by-side", "2"]
+DRY_RUN += ["--cifar-images", "64", "--side-by-side", "2", "--kernels", "--recipe-epochs", "1"]
 
 
 def test_without_a_gpu_it_says_so_in_one_line(monkeypatch, capsys):
@@ -23,7 +23,8 @@ def test_the_dry_run_on_the_cpu_reports_every_figure(capsys):
     figures = bench.main(DRY_RUN)
     out = capsys.readouterr().out
     sections = ["ratio ours / torchvision", "BAM / plain", "epoch-time ratio", "CIFAR reading"]
-    sections += ["captured / eager", "side by side", "lesson 06 with RETRAIN"]
+    sections += ["captured / eager", "side by side", "lesson 06 with RETRAIN", "recipes"]
+    sections += ["where a step's time goes", "the self-check took"]
     for section in sections:
         assert section in out, section
     assert figures["loader_images_per_s"] > 0 and figures["dataloader_images_per_s"] > 0
@@ -33,6 +34,7 @@ def test_the_dry_run_on_the_cpu_reports_every_figure(capsys):
         assert 0 <= figures[f"bam_resnet20_{step}_test_acc"] <= 1
     assert figures["capture_speedup_resnet20"] > 0 and figures["capture_speedup_bam_resnet20"] > 0
     assert figures["side_by_side_images_per_s"] > 0 and figures["alone_images_per_s"] > 0
+    assert figures["kernel_time_ratio"] > 0 and "recipe_1024_resnet20_test_acc" in figures
     assert figures["lesson06_minutes"] > 0 and 0 <= figures["cifar_read_acc"] <= 1
     assert "peak memory n/a" in out  # only CUDA reports it
 
