@@ -228,6 +228,9 @@ def report_kernels(device: torch.device, batch: int, top: int = 12) -> dict:
     plain, bam = (times[name] for name in MODELS)
     totals = {name: sum(t.values()) for name, t in times.items()}
     what = "kernel" if device.type == "cuda" else "operator"
+    if not all(totals.values()):
+        print(f"\ntorch.profiler reported no {what} times here")
+        return {}
     print(
         f"\nwhere a step's time goes, eager, {precision.name}, batch {batch} (torch.profiler, "
         f"{what} time per step): ResNet-20 {_ms(totals[MODELS[0]])}, BAM-ResNet-20 "
@@ -353,10 +356,10 @@ def run(args: argparse.Namespace) -> dict:
         f"{rates['alone']:,.0f} alone ({rates['together'] / rates['alone']:.2f}x)"
     )
 
-    if args.kernels:
-        figures.update(report_kernels(device, args.batch_size))
     if args.recipe_epochs:
         figures.update(compare_recipes(train, test, device, args.recipe_epochs))
+    if args.kernels:
+        figures.update(report_kernels(device, args.batch_size))
 
     captured = {name: figures[f"{name}_captured_images_per_s"] for name in MODELS}
     minutes = lesson06_minutes(captured)
