@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bam.errors import BamError, MissingDependency
-from bam.grid import Config, Trainer, progress_line, train_and_record
+from bam.results_file import Config, Trainer, progress_line, train_and_record
 
 EXECUTORS = ("local", "slurm")
 
