@@ -52,6 +52,7 @@ from pathlib import Path
 
 import nbformat
 
+from bam.cli import error_line
 from tools import grade_report
 from tools.course import cells, notebook
 from tools.course.layout import REPO_ROOT, lessons
@@ -209,8 +210,9 @@ def identify(nb: nbformat.NotebookNode, path: Path, lessons: dict[str, Lesson]) 
 # ---------------------------------------------------------------- running it
 
 
-def first_line(text: str) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+def _message(error: BaseException | str) -> str:
+    """The error's line (``bam.cli.error_line``), cut to fit a cell of the report."""
+    line = error_line(error)
     return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 3] + "..."
 
 
@@ -218,7 +220,7 @@ def _error(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
     """``(ename, first line of evalue)`` of the error a cell raised, or None."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return out.get("ename", "Error"), first_line(out.get("evalue", ""))
+            return out.get("ename", "Error"), _message(out.get("evalue", ""))
     return None
 
 
@@ -334,8 +336,8 @@ async def run_exercises(
                  "the kernel died while this exercise ran (the code ended Python, e.g. os._exit)",
                  "not run: the kernel died in an earlier exercise")  # fmt: skip
     except RuntimeError as err:  # the kernel did not start, or the lesson's set-up hung
-        _give_up(submission, todo, current, "error", first_line(err),
-                 f"not run: {first_line(err)}")  # fmt: skip
+        _give_up(submission, todo, current, "error", _message(err),
+                 f"not run: {_message(err)}")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -452,7 +454,7 @@ def grade(
             notebooks[sub.relpath] = read_submission(sub.path)
             sub.lesson = identify(notebooks[sub.relpath], sub.path, lessons)
         except (Unreadable, OSError) as err:
-            sub.outcomes = {"*": Outcome("unreadable", first_line(err))}
+            sub.outcomes = {"*": Outcome("unreadable", _message(err))}
     if lesson_number is None:
         counts = Counter(s.lesson for s in submissions if s.lesson).most_common()
         if not counts:
