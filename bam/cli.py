@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -65,10 +66,33 @@ def debugging(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get(DEBUG_VARIABLE, "0") == "1"
 
 
-def one_line(error: BaseException) -> str:
-    """The error's message on one line (its lines joined), or its type when it has none."""
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-    return text or type(error).__name__
+# A traceback's first line, in Python's words and in IPython's ("ValueError   Traceback (most
+# recent call last)"); the line that ends it names the exception's class, perhaps with its module.
+TRACEBACK = "Traceback (most recent call last)"
+EXCEPTION_LINE = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::\s|:?$)")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
+
+
+def error_line(error: BaseException | str) -> str:
+    """What went wrong, in one line: the first line of the message, or the error's type when it
+    has none; for a report that carries a traceback (a worker's, a kernel's), the exception line
+    that ends the traceback, e.g. ``ValueError: lr must be positive``.
+
+    A message says what went wrong first and gives details after (``--debug`` shows them all).
+    A report is different: its first lines only say that something failed somewhere, and its
+    last ones where the logs are; the exception line between is what a reader needs.
+    """
+    lines = [line.rstrip() for line in COLOUR.sub("", str(error)).splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if TRACEBACK in line]
+    if starts:
+        # The frames below the start are indented, or (IPython's) begin with no class name.
+        ends = (line for line in lines[starts[-1] + 1 :] if EXCEPTION_LINE.match(line))
+        found = next(ends, None)
+        if found:
+            return found
+    if lines:
+        return lines[0].strip()
+    return type(error).__name__ if isinstance(error, BaseException) else ""
 
 
 def run(main: Callable[[list[str]], object], prog: str, argv: Sequence[str] | None = None):
@@ -86,6 +110,6 @@ def run(main: Callable[[list[str]], object], prog: str, argv: Sequence[str] | No
     except (BamError, ValueError) as error:
         if debug:
             raise
-        print(f"{prog}: {one_line(error)}", file=sys.stderr)
+        print(f"{prog}: {error_line(error)}", file=sys.stderr)
         sys.exit(BAD_INPUT if isinstance(error, ValueError) else FAILED)
     sys.exit(0)

@@ -5,9 +5,10 @@
     print(format_table(summarize(rows, "test_error"), "test error (%)"))
 
 The machinery lives in modules of its own, and its names are importable from here too, as the
-lesson does: ``bam.grid`` (``run_grid``: configurations x seeds, one JSON line per finished
-run, resumable), ``bam.jobs`` (the same in worker processes, through submitit) and
-``bam.summary`` (mean +- std over seeds, differences with their standard errors, the table).
+lesson does: ``bam.grid`` (``run_grid``: configurations x seeds, resumable), ``bam.jobs``
+(the same in worker processes, through submitit), ``bam.results_file`` (one JSON line per
+finished run) and ``bam.summary`` (mean +- std over seeds, differences with their standard
+errors, the table).
 
 Command line: ``python -m bam.experiments --setting cpu``, and e.g.
 ``--executor local --workers 4`` or ``--executor slurm --workers 16 --option
@@ -24,16 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from bam import cli
-from bam.grid import (
-    Config,
-    append_result,
-    read_results,
-    run_grid,
-    run_key,
-    train_and_record,
-    train_config,
-)
+from bam.grid import run_grid, train_config
 from bam.jobs import EXECUTORS, GridIncomplete, run_jobs
+from bam.results_file import Config, append_result, read_results, run_key, train_and_record
 from bam.runtime import runs_dir
 from bam.summary import Summary, difference, format_table, pooled_std, summarize
 from bam.tables import text_table

@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bam.cli import error_line
 from bam.errors import BamError, MissingDependency
-from bam.grid import Config, Trainer, progress_line, train_and_record
+from bam.results_file import Config, Trainer, progress_line, train_and_record
 
 EXECUTORS = ("local", "slurm")
 
@@ -95,7 +96,7 @@ def run_jobs(
         try:
             row = job.result()
         except Exception as error:  # the job died or raised: its run is simply not recorded
-            failed.append(f"{name} seed {seed} (job {job.job_id}: {_first_line(error)})")
+            failed.append(f"{name} seed {seed} (job {job.job_id}: {error_line(error)})")
             continue
         if log and executor == "slurm":
             log(progress_line(row))
@@ -115,11 +116,6 @@ def _killed(job) -> bool:
     (a run that raises still writes one). Told at once: submitit would first wait 15 s for a
     result file that a slow shared disk might not show yet, which a local disk always does."""
     return job.state != "RUNNING" and not job.paths.result_pickle.exists()
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return lines[-1].strip() if lines else type(error).__name__
 
 
 def _run_local(pool, runs, results, train, workers, threads, log) -> list:
@@ -165,4 +161,4 @@ def _outcome(job) -> str:
     try:
         return progress_line(job.result())
     except Exception as error:
-        return f"job {job.job_id} failed: {_first_line(error)}"
+        return f"job {job.job_id} failed: {error_line(error)}"

@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bam.grid import Config, run_key
+from bam.results_file import Config, run_key
 from bam.tables import text_table
 
 

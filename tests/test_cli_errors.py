@@ -203,8 +203,68 @@ def test_the_wrapper_maps_errors_to_statuses_and_lets_bugs_keep_their_traceback(
         with pytest.raises(SystemExit) as stop:
             cli.run(failing(error), "prog", [])
         assert stop.value.code == status
-    assert capsys.readouterr().err.splitlines() == ["prog: bad value", "prog: missing"]
+    # A message's first line says what went wrong; --debug shows the rest.
+    assert capsys.readouterr().err.splitlines() == ["prog: bad", "prog: missing"]
     with pytest.raises(ZeroDivisionError):  # not an error the package explains: a bug
         cli.run(failing(ZeroDivisionError()), "prog", [])
     with pytest.raises(ValueError):
         cli.run(failing(ValueError("shown")), "prog", ["--debug"])
+
+
+def python_traceback() -> str:
+    """A real traceback of a chained error: the last exception is the one that ended the run."""
+    import traceback
+
+    try:
+        try:
+            raise KeyError("lr")
+        except KeyError as error:
+            raise ValueError("lr must be positive, got -1\nhere are details") from error
+    except ValueError:
+        return traceback.format_exc()
+
+
+# How submitit reports a run that raised in its worker (the traceback, then where the logs are),
+# and how nbclient reports a cell that raised (the cell, then IPython's coloured traceback).
+WORKER_REPORT = (
+    "Job (task=0) failed during processing with trace:\n----------------------\n{traceback}\n"
+    "----------------------\nYou can check full logs with 'job.stderr(0)' and 'job.stdout(0)'"
+    "or at paths:\n  - /runs/jobs/grid/7_0_log.err\n  - /runs/jobs/grid/7_0_log.out"
+)
+KERNEL_REPORT = (
+    "An error occurred while executing the following cell:\n------------------\n"
+    "from bam.train import fit\nfit(lr=-1)\n------------------\n\n\n"
+    "\x1b[31m---------------------------------------------------------------------------\x1b[39m\n"
+    "\x1b[31mValueError\x1b[39m                                Traceback (most recent call last)\n"
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 2\x1b[39m\n"
+    "\x1b[32m----> \x1b[39m\x1b[32m2\x1b[39m fit(lr=-1)\n\n"
+    "File /bam/train.py:12, in fit(lr)\n"
+    "\x1b[31mValueError\x1b[39m: lr must be positive, got -1\nhere are details\n"
+)
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (ValueError("bad\nvalue"), "bad"),
+        (ValueError("\n  bad  \n"), "bad"),
+        (RuntimeError(), "RuntimeError"),
+        ("", ""),
+        (python_traceback(), "ValueError: lr must be positive, got -1"),
+        (
+            RuntimeError(WORKER_REPORT.format(traceback=python_traceback())),
+            "ValueError: lr must be positive, got -1",
+        ),  # fmt: skip
+        (RuntimeError(KERNEL_REPORT), "ValueError: lr must be positive, got -1"),
+        # A report whose traceback was cut off says what it can.
+        (
+            "Job failed with trace:\nTraceback (most recent call last):\n  File",
+            "Job failed with trace:",
+        ),
+    ],
+    ids=["message", "blank-lines", "no-message", "no-text", "traceback", "worker", "kernel", "cut"],
+)
+def test_an_error_is_the_line_that_says_what_went_wrong(error, line):
+    from bam.cli import error_line
+
+    assert error_line(error) == line

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -338,6 +339,38 @@ def test_two_local_workers_give_the_summary_of_one_and_survive_a_killed_worker(t
     rows = run_grid(configs, seeds, results, trainer, log=None, executor="local", workers=2)
     assert len(read_results(results)) == 2  # only the killed run was trained again
     assert same_summaries(summarize(rows), one)
+
+
+class RaiseFor(FakeTrainer):
+    """A fake trainer that raises for the configuration ``broken``."""
+
+    def __init__(self, broken):
+        super().__init__()
+        self.broken = broken
+
+    def __call__(self, config, seed):
+        if config == self.broken:
+            raise ValueError("lr must be positive, got -1")
+        return super().__call__(config, seed)
+
+
+@pytest.mark.integration  # submitit starts a worker process per run
+def test_a_run_that_raises_in_its_worker_is_named_with_its_exception(tmp_path):
+    pytest.importorskip("submitit")
+    from bam.experiments import GridIncomplete
+
+    pickled_by_value()
+    configs = {k: CONFIGS[k] for k in ("plain", "bam")}
+    lines = []
+    trainer = RaiseFor(CONFIGS["bam"])
+    # submitit's report of the failure ends with where the logs are: not what went wrong.
+    with pytest.raises(GridIncomplete) as raised:
+        run_grid(configs, SEEDS[:1], tmp_path / "grid.jsonl", trainer, log=lines.append,
+                 executor="local", workers=2)  # fmt: skip
+    assert re.search(
+        r"bam seed 0 \(job \w+: ValueError: lr must be positive, got -1\)", str(raised.value)
+    )
+    assert any(line.endswith("failed: ValueError: lr must be positive, got -1") for line in lines)
 
 
 @pytest.mark.integration  # submitit starts a worker process per run

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import classroom  # noqa: E402
 
-from tools import grade, grade_report  # noqa: E402
+from tools import grade, grade_report, grade_types  # noqa: E402
 from tools.course.layout import REPO_ROOT  # noqa: E402
 from tools.course.notebook import read  # noqa: E402
 from tools.course.student import make_student  # noqa: E402
@@ -160,10 +160,10 @@ def test_every_lesson_stub_is_not_attempted_and_its_solution_runs():
     for number, lesson in LESSONS.items():
         path = next((REPO_ROOT / "notebooks").glob(f"{number}_*.ipynb"))
         untouched = make_student(read(path))
-        sub = grade.Submission(path, "x", "x")
+        sub = grade_types.Submission(path, "x", "x")
         assert grade.plan(sub, untouched, lesson) == [], number
         assert {o.status for o in sub.outcomes.values()} == {"not attempted"}
-        solved = grade.Submission(path, "x", "x")
+        solved = grade_types.Submission(path, "x", "x")
         todo = grade.plan(solved, read(path), lesson)
         assert [ex.name for ex, _ in todo] == [ex.name for ex in lesson.exercises], number
         assert grade.identify(untouched, Path("renamed.ipynb"), LESSONS) == number

@@ -48,31 +48,22 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from bam.cli import error_line
+from tools import grade_report
 from tools.course import cells, notebook
 from tools.course.layout import REPO_ROOT, lessons
 from tools.course.rules import CHECK_CALL
 from tools.course.student import exercise_cells, make_student
+from tools.grade_types import Exercise, Lesson, Outcome, Submission
 
 DEFAULT_TIMEOUT_S = 120
 KERNEL_START_S = 300
 SETUP_TIMEOUT_S = 300  # per cell of the lesson's own set-up, not counted in --timeout
 MESSAGE_CHARS = 500  # a check's first line names the fault and the fix; keep both
-STATUSES = (
-    "passed",
-    "failed",
-    "not attempted",
-    "error",
-    "timed out",
-    "missing",
-    "unreadable",
-    "wrong lesson",
-)
-COLUMNS = ("learner", "submission", "lesson", "exercise", "status", "message")
 
 # First cell of every graded kernel: refuse network connections (a lesson that downloads would
 # hang or differ between learners) and leave no helper names behind. It guards against
@@ -91,26 +82,6 @@ del _socket, _refuse, _name
 
 
 # ---------------------------------------------------------------- what the lessons ask
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise of a lesson: what it defines, its stub, its check and its set-up cells."""
-
-    lesson: str
-    name: str  # the first name the solution defines, e.g. "MyChannelGate"
-    names: frozenset[str]  # every module-level name the solution binds
-    stub: str  # the exercise cell of the student copy
-    check: str  # the check cell that follows it
-    check_calls: tuple[str, ...]  # the check's call lines, e.g. "check_channel_gate(MyChannelGate)"
-    setup: tuple[str, ...]  # the student copy's code cells before it that run in a lesson
-
-
-@dataclass(frozen=True)
-class Lesson:
-    number: str  # "01"
-    title: str  # "Channel attention"
-    exercises: tuple[Exercise, ...]
 
 
 def _names_in_order(tree: ast.Module) -> list[str]:
@@ -239,24 +210,9 @@ def identify(nb: nbformat.NotebookNode, path: Path, lessons: dict[str, Lesson]) 
 # ---------------------------------------------------------------- running it
 
 
-@dataclass
-class Outcome:
-    status: str
-    message: str = ""
-
-
-@dataclass
-class Submission:
-    path: Path  # the original, never written
-    learner: str
-    relpath: str
-    lesson: str | None = None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)  # exercise name -> outcome
-    seconds: float = 0.0
-
-
-def first_line(text: str) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+def _message(error: BaseException | str) -> str:
+    """The error's line (``bam.cli.error_line``), cut to fit a cell of the report."""
+    line = error_line(error)
     return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 3] + "..."
 
 
@@ -264,7 +220,7 @@ def _error(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
     """``(ename, first line of evalue)`` of the error a cell raised, or None."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return out.get("ename", "Error"), first_line(out.get("evalue", ""))
+            return out.get("ename", "Error"), _message(out.get("evalue", ""))
     return None
 
 
@@ -380,8 +336,8 @@ async def run_exercises(
                  "the kernel died while this exercise ran (the code ended Python, e.g. os._exit)",
                  "not run: the kernel died in an earlier exercise")  # fmt: skip
     except RuntimeError as err:  # the kernel did not start, or the lesson's set-up hung
-        _give_up(submission, todo, current, "error", first_line(err),
-                 f"not run: {first_line(err)}")  # fmt: skip
+        _give_up(submission, todo, current, "error", _message(err),
+                 f"not run: {_message(err)}")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -498,7 +454,7 @@ def grade(
             notebooks[sub.relpath] = read_submission(sub.path)
             sub.lesson = identify(notebooks[sub.relpath], sub.path, lessons)
         except (Unreadable, OSError) as err:
-            sub.outcomes = {"*": Outcome("unreadable", first_line(err))}
+            sub.outcomes = {"*": Outcome("unreadable", _message(err))}
     if lesson_number is None:
         counts = Counter(s.lesson for s in submissions if s.lesson).most_common()
         if not counts:
@@ -562,8 +518,6 @@ async def _run_all(work, timeout_s: float, env: dict[str, str], jobs: int) -> No
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tools import grade_report
-
     parser = argparse.ArgumentParser(
         prog="python -m tools.grade", description=__doc__.split("\n")[0]
     )

@@ -15,7 +15,7 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
-from tools.grade import COLUMNS, STATUSES, Lesson, Submission
+from tools.grade_types import COLUMNS, STATUSES, Lesson, Submission
 
 COLOURS = {
     "passed": "#b9e4bd",

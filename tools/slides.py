@@ -33,6 +33,7 @@ from pathlib import Path
 
 import nbformat
 
+from bam.cli import error_line
 from tools.course import layout, notebook
 from tools.course.repo import BADGE
 from tools.course.solutions import blank_solutions
@@ -128,13 +129,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, fast: bool, timeout_s: int) ->
     try:
         client.execute(env=env)
     except (CellExecutionError, CellTimeoutError) as err:
-        raise RuntimeError(first_error(str(err))) from None
-
-
-def first_error(text: str) -> str:
-    """The exception line of an nbclient error report (its last line that names an error)."""
-    lines = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w*(Error|Exception)\b", ln)]
-    return lines[-1] if lines else text.strip().splitlines()[0]
+        raise RuntimeError(error_line(err)) from None
 
 
 def for_slides(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
