@@ -1,6 +1,6 @@
 """The lessons name their sources: every lesson links the BAM paper, every link in a lesson's
 prose is a well-formed address, and lesson 04 says, for each of its bugs, where public code has
-it (from ``bam.checks.bug_catalog``, the one place those sources are kept)."""
+it (from ``bam.checks.bug_sources``, the one place those sources are kept)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import nbformat
 import pytest
 
-from bam.checks.bug_catalog import BUGS, sources_markdown
+from bam.checks.bug_catalog import BUGS
+from bam.checks.bug_sources import SOURCES, sources_markdown
 from tools.course.layout import lessons
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -100,13 +101,18 @@ def test_a_well_formed_address_is_accepted(url):
     assert problem_with(url) is None
 
 
+def test_the_sources_cover_the_bugs_of_the_catalogue_and_no_other():
+    assert sorted(SOURCES) == sorted(BUGS)
+
+
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_every_bug_has_a_source_or_says_none_was_found(bug):
-    spec = BUGS[bug]
-    assert spec.sources or "no public instance" in spec.not_found, (
+    sources = SOURCES.get(bug)
+    assert sources is not None, f"bug {bug} has no entry in bam.checks.bug_sources.SOURCES"
+    assert sources.found or "no public instance" in sources.not_found, (
         f"bug {bug} names no source and does not say that none was found"
     )
-    for source in spec.sources:
+    for source in sources.found:
         assert source.label.strip(), f"bug {bug}: a source without a label"
         assert problem_with(source.url) is None, f"bug {bug}: {source.url}"
         assert "github.com" not in source.url or re.search(r"/(blob|issues|pull)/", source.url), (

@@ -1,11 +1,9 @@
-"""Lesson 04's catalogue of bugs: for each of the nine, its reference, right and buggy versions,
-and where it occurs in public code.
+"""Lesson 04's catalogue of bugs: for each of the nine, its reference, right and buggy versions.
 
 ``BUGS[n]`` is what ``check_bug_test(test, bug=n, buggy=...)`` runs a learner's test on, with
 what each buggy version shows that a test passing on it misses. A new bug needs an entry here:
-at least three buggy versions the lesson never shows, two right versions written differently,
-and its sources (or a sentence saying that none was found). ``sources_markdown(n)`` is the line
-of lesson 04 that names them; a test keeps the lesson and this catalogue in step.
+at least three buggy versions the lesson never shows and two right versions written differently,
+and in ``bam.checks.bug_sources`` where public code has it.
 """
 
 from __future__ import annotations
@@ -74,14 +72,6 @@ class _Version:
 
 
 @dataclass(frozen=True)
-class Source:
-    """Where a bug occurs in public code: a file at a commit (with its lines), or an issue."""
-
-    label: str  # the link's text: repository, file and lines, or issue number and title
-    url: str  # https://github.com/OWNER/REPO/blob/COMMIT/PATH#Ln, or .../issues/N, .../pull/N
-
-
-@dataclass(frozen=True)
 class _Bug:
     title: str
     noun: str  # what the test receives, to build or to call
@@ -89,32 +79,6 @@ class _Bug:
     right: tuple[_Version, ...]
     buggy: tuple[_Version, ...]
     lesson_misses: str  # what a test that passes on the lesson's module does not notice
-    sources: tuple[Source, ...] = ()  # where public code has it, and where users reported it
-    not_found: str = ""  # what of the bug we looked for in public code and did not find
-
-
-# The files, pinned at the commit that was read: line numbers hold at that commit.
-_RELEASED = (
-    "https://github.com/Jongchan/attention-module/blob/"
-    "459efad0e05ee7dde50c41ca10a3d0800bc3792a/MODELS/bam.py"
-)
-_RELEASED_ISSUES = "https://github.com/Jongchan/attention-module/issues/"
-_EXTERNAL = (
-    "https://github.com/xmu-xiaoma666/External-Attention-pytorch/blob/"
-    "d75848e40233ed56fa503c888472bab8b17c568c/model/attention/BAM.py"
-)
-_CVPYTORCH = (
-    "https://github.com/shanglianlm0525/CvPytorch/blob/"
-    "9bd3cf68ba73f34a0f5c2fe3cc938b5a2ecf5624/src/models/modules/attentions.py"
-)
-
-
-def _released(lines: str, anchor: str) -> Source:
-    return Source(f"the authors' code, `MODELS/bam.py` {lines}", f"{_RELEASED}#{anchor}")
-
-
-def _released_issue(number: int, title: str) -> Source:
-    return Source(f'its issue #{number}, "{title}"', f"{_RELEASED_ISSUES}{number}")
 
 
 _CHANNEL_RIGHT = (
@@ -165,13 +129,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "its shapes, parameter count and outputs look fine; what never reaches the output?",
-        sources=(
-            Source(
-                "shanglianlm0525/CvPytorch, `src/models/modules/attentions.py`, "
-                "`SpatialAttention.forward`, lines 313-317",
-                f"{_CVPYTORCH}#L313-L317",
-            ),
-        ),
     ),
     2: _Bug(
         "expand_as after the name was rebound",
@@ -199,13 +156,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "with C = r the wrong expansion has one channel and broadcasting hides it",
-        sources=(
-            Source(
-                "shanglianlm0525/CvPytorch, `src/models/modules/attentions.py`, line 316",
-                f"{_CVPYTORCH}#L316",
-            ),
-            Source("its example, `BAM(16)`, line 1023", f"{_CVPYTORCH}#L1023"),
-        ),
     ),
     3: _Bug(
         "product instead of sum",
@@ -226,12 +176,6 @@ BUGS: dict[int, _Bug] = {
         ),
         "its shapes are right and its output is F scaled by 1 to 2; compare it with the paper's "
         "equation",
-        sources=(
-            _released("line 48", "L48"),
-            _released_issue(1, "Element-wise summation"),
-            _released_issue(39, "Combining two attention branches"),
-            _released_issue(52, "Issue in combine two channel step in BAM"),
-        ),
     ),
     4: _Bug(
         "the square-input assumption",
@@ -253,10 +197,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "on a square map the bug cannot show; try maps wider and taller than they are high",
-        sources=(
-            _released("line 24", "L24"),
-            _released_issue(50, "Bug in BAM: only support input height = width"),
-        ),
     ),
     5: _Bug(
         "a hidden width of zero",
@@ -282,7 +222,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "it builds (with a warning) and works whenever C >= r; " + _EDGE,
-        sources=(_released("lines 16 and 31", "L16"),),
     ),
     6: _Bug(
         "BatchNorm on a batch of one",
@@ -314,10 +253,6 @@ BUGS: dict[int, _Bug] = {
         ),
         "it does fail on one image in training mode, with a ValueError; read what that error "
         "tells the user to do",
-        sources=(
-            _released("line 20", "L20"),
-            _released_issue(5, "Can not run in batch size 1"),
-        ),
     ),
     7: _Bug(
         "no final BatchNorm",
@@ -343,10 +278,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "it has BatchNorm layers, only not at the end; test what the final one is for",
-        sources=(
-            _released("lines 22 and 39", "L22"),
-            _released_issue(49, "Question: Position of BN in BAM."),
-        ),
     ),
     8: _Bug(
         "padding that does not equal the dilation",
@@ -376,16 +307,6 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "with dilation 1 a padding of 1 is right; the bug shows for other dilations",
-        sources=(
-            Source(
-                "xmu-xiaoma666/External-Attention-pytorch, `model/attention/BAM.py`, line 42",
-                f"{_EXTERNAL}#L42",
-            ),
-            Source(
-                'its issue #38, "padding value should be same with dilation value"',
-                "https://github.com/xmu-xiaoma666/External-Attention-pytorch/issues/38",
-            ),
-        ),
     ),
     9: _Bug(
         "expanding, then materialising",
@@ -419,16 +340,5 @@ BUGS: dict[int, _Bug] = {
             ),
         ),
         "its output is right: what does it cost?",
-        sources=(_released("lines 25, 41 and 48", "L25"),),
-        not_found="Expanded maps made real (`.contiguous()`, `.repeat()`): "
-        "we found no public instance to point to.",
     ),
 }
-
-
-def sources_markdown(number: int) -> str:
-    """The line of lesson 04 that says where bug ``number`` occurs in public code."""
-    bug = BUGS[number]
-    line = "; ".join(f"[{source.label}]({source.url})" for source in bug.sources)
-    line = f"**Sources:** {line}." if line else ""
-    return f"{line} {bug.not_found}".strip()
