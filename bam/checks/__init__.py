@@ -24,6 +24,7 @@ Where things are:
     augmentation    lesson 06             localisation   lesson 07
     peers           lesson 08             bug_tests      lesson 04's grading, by mutation
     bug_catalog, right_versions, buggy_versions: the versions lesson 04's grading runs
+    bug_sources     where lesson 04's bugs occur in public code, and the users' reports
 """
 
 from bam.checks.alignment import execution_order

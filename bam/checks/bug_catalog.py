@@ -2,7 +2,8 @@
 
 ``BUGS[n]`` is what ``check_bug_test(test, bug=n, buggy=...)`` runs a learner's test on, with
 what each buggy version shows that a test passing on it misses. A new bug needs an entry here:
-at least three buggy versions the lesson never shows and two right versions written differently.
+at least three buggy versions the lesson never shows and two right versions written differently,
+and in ``bam.checks.bug_sources`` where public code has it.
 """
 
 from __future__ import annotations
