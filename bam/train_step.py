@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.optim.sgd import sgd
 
-from bam.cli import one_line
+from bam.cli import error_line
 from bam.runtime import Precision
 
 # Steps run uncaptured before the capture: the first creates SGD's momentum buffers, the next
@@ -157,7 +157,7 @@ class CapturedStep(EagerStep):
             with torch.cuda.graph(graph):
                 self._step()
         except Exception as error:  # any failure leaves the eager step, which always works
-            self.failure = f"{type(error).__name__}: {one_line(error)}"
+            self.failure = f"{type(error).__name__}: {error_line(error)}"
             print(
                 f"the training step could not be captured as a CUDA graph ({self.failure}); "
                 "it runs uncaptured"
