@@ -61,11 +61,8 @@ SCHEDULES = ("onecycle", "cosine")
 # trained a BAM-ResNet-20 to 94.6% test accuracy in 148 s on a 2-core Xeon with bfloat16. It
 # also sets lesson 08's CPU grid, so changing it changes that grid's fingerprints.
 SHAPES_RECIPE = dict(epochs=8, batch_size=128, lr=0.2)
-# Lessons 06 and 07 on CIFAR-10 with a CUDA GPU (the GPU self-check trains fewer epochs of it).
-# Batch 512 with the learning rate scaled from 0.2 at 256: `python -m bam.bench gpu
-# --recipe-epochs 40` on an H200 (50,000 Shapes images, 40 epochs) measured test accuracies of
-# 99.57% (ResNet-20) and 99.64% (BAM-ResNet-20) against 99.54% and 99.55% with batch 256, at
-# 1.23x and 1.31x the images/s; batch 1024 (lr 0.8) gave 99.48% and 99.55%, 1.40x and 1.48x.
+# Lessons 06 and 07 on CIFAR-10 with a CUDA GPU (the GPU self-check trains fewer epochs of it):
+# batch 512 at lr 0.4 matched batch 256's accuracy at 1.2-1.3x the speed (README, on a GPU).
 CIFAR_RECIPE = dict(epochs=40, batch_size=512, lr=0.4)
 
 
@@ -164,10 +161,9 @@ def fit(
             The choice is printed at the start and recorded in the checkpoint fingerprint.
         channels_last: channels-last memory format; default on for CUDA and the CPU.
         compile: run the model through ``torch.compile``.
-        capture: record the training step once as a CUDA graph and replay it for each batch
-            (``bam.train_step.CapturedStep``): one launch per step instead of hundreds. The
-            default captures on CUDA unless the precision is float16 with gradient scaling;
-            on a CPU ``True`` runs the same step uncaptured, on the same buffers.
+        capture: replay the step as one CUDA graph (``bam.train_step.CapturedStep``); default:
+            on CUDA unless float16 scales gradients; on a CPU, ``True`` runs the same step
+            uncaptured.
         seed: seeds every random number generator, the loader's shuffling and augmentation
             included: the same seed gives the same CPU result with the same number of
             threads (parallel kernels split their sums by thread, so 1 and 2 threads
