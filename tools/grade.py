@@ -416,6 +416,24 @@ def plan(
     return todo
 
 
+def check(
+    notebooks: Sequence[tuple[Submission, nbformat.NotebookNode, Lesson]],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    jobs: int | None = None,
+) -> None:
+    """Give each submission an outcome per exercise of its lesson, in the lesson's order: what
+    the text decides (``plan``), then a fresh kernel per notebook for the rest, ``jobs``
+    notebooks at once (default: one per CPU core). The grader checks a class's copies of one
+    lesson with it, ``tools.progress`` one learner's copies of every lesson."""
+    work = [(sub, todo) for sub, nb, lesson in notebooks if (todo := plan(sub, nb, lesson))]
+    if work:
+        jobs = jobs or max(1, min(len(work), os.cpu_count() or 1))
+        env = kernel_env(threads=max(1, (os.cpu_count() or 1) // jobs))
+        _run_to_end(_run_all(work, timeout_s, env, jobs))
+    for sub, _, lesson in notebooks:
+        sub.outcomes = {ex.name: sub.outcomes[ex.name] for ex in lesson.exercises}
+
+
 # ---------------------------------------------------------------- a class
 
 
@@ -466,9 +484,7 @@ def grade(
             )
         lesson_number = counts[0][0]
     lesson = lessons[lesson_number]
-    jobs = jobs or max(1, min(len(submissions), os.cpu_count() or 1))
-    env = kernel_env(threads=max(1, (os.cpu_count() or 1) // jobs))
-    work = []
+    to_check = []
     for sub in submissions:
         if sub.outcomes:  # unreadable: the same outcome for every exercise
             outcome = sub.outcomes.pop("*")
@@ -481,12 +497,8 @@ def grade(
             )
             sub.outcomes = {ex.name: Outcome("wrong lesson", message) for ex in lesson.exercises}
         else:
-            todo = plan(sub, notebooks[sub.relpath], lesson)
-            if todo:
-                work.append((sub, todo))
-    _run_to_end(_run_all(work, timeout_s, env, jobs))
-    for sub in submissions:  # exercises in the lesson's order
-        sub.outcomes = {ex.name: sub.outcomes[ex.name] for ex in lesson.exercises}
+            to_check.append((sub, notebooks[sub.relpath], lesson))
+    check(to_check, timeout_s, jobs)
     return lesson, submissions
 
 
