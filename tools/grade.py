@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import subprocess
-import symtable
 import sys
 import tempfile
 import time
@@ -224,23 +223,6 @@ def _error(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
     return None
 
 
-def _globals_read(source: str) -> set[str]:
-    """Module-level names a cell reads, also inside its functions and classes (they run when
-    called); a function's own parameters and locals are not among them."""
-    table = symtable.symtable(ast.unparse(cells.parse_cell(source, "cell")), "cell", "exec")
-    found, tables = set(), [table]
-    while tables:
-        scope = tables.pop()
-        top = scope.get_type() == "module"
-        found |= {
-            sym.get_name()
-            for sym in scope.get_symbols()
-            if sym.is_referenced() and (top or sym.is_global())
-        }
-        tables += scope.get_children()
-    return found
-
-
 def _needed(setup: Sequence[str], sources: Sequence[str]) -> list[int]:
     """Indices of the set-up cells that ``sources`` need: a backward slice on names.
 
@@ -249,15 +231,15 @@ def _needed(setup: Sequence[str], sources: Sequence[str]) -> list[int]:
     that does not parse needs every set-up cell.
     """
     try:
-        wanted = set().union(*(_globals_read(s) for s in sources))
+        wanted = set().union(*(cells.read_names(cells.parse_cell(s, "cell")) for s in sources))
     except ValueError:
         return list(range(len(setup)))
     kept = []
     for index in reversed(range(len(setup))):
-        bound = cells.bound_names(cells.parse_cell(setup[index], f"set-up cell {index}"))
-        if bound & wanted:
+        tree = cells.parse_cell(setup[index], f"set-up cell {index}")
+        if cells.bound_names(tree) & wanted:
             kept.append(index)
-            wanted |= _globals_read(setup[index])
+            wanted |= cells.read_names(tree)
     return sorted(kept)
 
 
