@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-integration test-browser lint format bench gpu-check train student artifacts grade slides site site-fast clean-venv
+.PHONY: lab test test-integration test-browser lint format bench gpu-check train student progress artifacts grade slides site site-fast clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ test-integration: $(TEACH)
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
 student: $(INSTALLED)
 	$(PY) -m tools.course student
+
+# Which exercises of your student copies pass, and what the first failing check says: each copy
+# is checked as the grader checks a class, with what `dev` installs (ARGS="--lesson 03", or a
+# folder of your own copies: ARGS=DIR).
+progress: $(INSTALLED)
+	$(PY) -m tools.progress $(ARGS)
 
 # Lesson 07 in JupyterLab in headless Chromium: the attention explorer renders and responds.
 test-browser: $(INSTALLED)

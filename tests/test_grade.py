@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import csv
 import hashlib
 import html.parser
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import classroom  # noqa: E402
 
 from tools import grade, grade_report, grade_types  # noqa: E402
+from tools.course.cells import bound_names, parse_cell, read_names  # noqa: E402
 from tools.course.layout import REPO_ROOT  # noqa: E402
 from tools.course.notebook import read  # noqa: E402
 from tools.course.student import make_student  # noqa: E402
@@ -180,6 +182,21 @@ def test_the_title_identifies_a_notebook_whose_exercise_and_check_were_deleted()
 
     nb = classroom.learner(strip)
     assert grade.identify(nb, Path("hand-in.ipynb"), LESSONS) == "01"
+
+
+def test_the_set_up_that_runs_defines_every_name_a_check_reads():
+    """A right answer passes: what a check hands the learner's code (lesson 04's buggy classes)
+    is defined by the set-up the grader runs, not left out as if it needed an exercise."""
+    for number, lesson in LESSONS.items():
+        earlier = set(dir(builtins))
+        for exercise in lesson.exercises:
+            needed = grade._needed(exercise.setup, [exercise.stub, exercise.check])
+            trees = [parse_cell(exercise.setup[i], "set-up") for i in needed]
+            bound = set().union(*map(bound_names, trees))
+            read_by_check = read_names(parse_cell(exercise.check, "check"))
+            missing = read_by_check - bound - exercise.names - earlier
+            assert not missing, f"lesson {number}, {exercise.name}: no set-up defines {missing}"
+            earlier |= exercise.names
 
 
 def test_only_the_setup_the_exercise_needs_runs():

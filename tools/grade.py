@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import subprocess
-import symtable
 import sys
 import tempfile
 import time
@@ -224,23 +223,6 @@ def _error(cell: nbformat.NotebookNode) -> tuple[str, str] | None:
     return None
 
 
-def _globals_read(source: str) -> set[str]:
-    """Module-level names a cell reads, also inside its functions and classes (they run when
-    called); a function's own parameters and locals are not among them."""
-    table = symtable.symtable(ast.unparse(cells.parse_cell(source, "cell")), "cell", "exec")
-    found, tables = set(), [table]
-    while tables:
-        scope = tables.pop()
-        top = scope.get_type() == "module"
-        found |= {
-            sym.get_name()
-            for sym in scope.get_symbols()
-            if sym.is_referenced() and (top or sym.is_global())
-        }
-        tables += scope.get_children()
-    return found
-
-
 def _needed(setup: Sequence[str], sources: Sequence[str]) -> list[int]:
     """Indices of the set-up cells that ``sources`` need: a backward slice on names.
 
@@ -249,15 +231,15 @@ def _needed(setup: Sequence[str], sources: Sequence[str]) -> list[int]:
     that does not parse needs every set-up cell.
     """
     try:
-        wanted = set().union(*(_globals_read(s) for s in sources))
+        wanted = set().union(*(cells.read_names(cells.parse_cell(s, "cell")) for s in sources))
     except ValueError:
         return list(range(len(setup)))
     kept = []
     for index in reversed(range(len(setup))):
-        bound = cells.bound_names(cells.parse_cell(setup[index], f"set-up cell {index}"))
-        if bound & wanted:
+        tree = cells.parse_cell(setup[index], f"set-up cell {index}")
+        if cells.bound_names(tree) & wanted:
             kept.append(index)
-            wanted |= _globals_read(setup[index])
+            wanted |= cells.read_names(tree)
     return sorted(kept)
 
 
@@ -416,6 +398,24 @@ def plan(
     return todo
 
 
+def check(
+    notebooks: Sequence[tuple[Submission, nbformat.NotebookNode, Lesson]],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    jobs: int | None = None,
+) -> None:
+    """Give each submission an outcome per exercise of its lesson, in the lesson's order: what
+    the text decides (``plan``), then a fresh kernel per notebook for the rest, ``jobs``
+    notebooks at once (default: one per CPU core). The grader checks a class's copies of one
+    lesson with it, ``tools.progress`` one learner's copies of every lesson."""
+    work = [(sub, todo) for sub, nb, lesson in notebooks if (todo := plan(sub, nb, lesson))]
+    if work:
+        jobs = jobs or max(1, min(len(work), os.cpu_count() or 1))
+        env = kernel_env(threads=max(1, (os.cpu_count() or 1) // jobs))
+        _run_to_end(_run_all(work, timeout_s, env, jobs))
+    for sub, _, lesson in notebooks:
+        sub.outcomes = {ex.name: sub.outcomes[ex.name] for ex in lesson.exercises}
+
+
 # ---------------------------------------------------------------- a class
 
 
@@ -466,9 +466,7 @@ def grade(
             )
         lesson_number = counts[0][0]
     lesson = lessons[lesson_number]
-    jobs = jobs or max(1, min(len(submissions), os.cpu_count() or 1))
-    env = kernel_env(threads=max(1, (os.cpu_count() or 1) // jobs))
-    work = []
+    to_check = []
     for sub in submissions:
         if sub.outcomes:  # unreadable: the same outcome for every exercise
             outcome = sub.outcomes.pop("*")
@@ -481,12 +479,8 @@ def grade(
             )
             sub.outcomes = {ex.name: Outcome("wrong lesson", message) for ex in lesson.exercises}
         else:
-            todo = plan(sub, notebooks[sub.relpath], lesson)
-            if todo:
-                work.append((sub, todo))
-    _run_to_end(_run_all(work, timeout_s, env, jobs))
-    for sub in submissions:  # exercises in the lesson's order
-        sub.outcomes = {ex.name: sub.outcomes[ex.name] for ex in lesson.exercises}
+            to_check.append((sub, notebooks[sub.relpath], lesson))
+    check(to_check, timeout_s, jobs)
     return lesson, submissions
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import symtable
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -47,5 +48,18 @@ def bound_names(tree: ast.Module) -> set[str]:
 
 
 def read_names(tree: ast.Module) -> set[str]:
-    """Every name a cell reads, in function bodies too (they run when called)."""
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """Module-level names a cell reads, in function and class bodies too (they run when
+    called); a function's own parameters and locals are not among them, so that a method's
+    ``x`` does not tie its cell to a cell that binds a global ``x``."""
+    table = symtable.symtable(ast.unparse(tree), "cell", "exec")
+    found, tables = set(), [table]
+    while tables:
+        scope = tables.pop()
+        top = scope.get_type() == "module"
+        found |= {
+            sym.get_name()
+            for sym in scope.get_symbols()
+            if sym.is_referenced() and (top or sym.is_global())
+        }
+        tables += scope.get_children()
+    return found
