@@ -99,3 +99,9 @@ def test_the_lessons_passed_on_the_gpu_as_the_readme_says(readme):
     assert len(re.findall(r"^FAILED ", text, re.M)) == 1
     assert "1 failed, 77 passed" in text and text.rstrip().endswith("19 passed in 20.72s")
     assert "Lessons 00 and 05-08 passed nbval in full mode on that GPU" in readme
+
+
+def test_the_instructors_guide_quotes_the_estimate_of_lesson_06():
+    minutes = re.search(r"\(([\d.]+) min\)", log("h200-selfcheck.txt"))[1]
+    guide = (ROOT / "docs" / "instructors.md").read_text().replace("\n  ", " ")
+    assert f"on an H200 estimated {minutes} minutes" in guide
