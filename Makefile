@@ -89,7 +89,7 @@ train: $(INSTALLED)
 # Retrain every network and grid that ships in bam/results/ (resumable, in runs/artifacts/),
 # then rewrite the manifest and list the figures that changed. See tools/artifacts.py.
 artifacts: $(INSTALLED)
-	$(PY) tools/artifacts.py $(ARGS)
+	$(PY) -m tools.artifacts $(ARGS)
 
 # Grade a class: every notebook in SUBMISSIONS (and one level down) -> grades.csv, report.html.
 grade: $(TEACH)

@@ -12,7 +12,7 @@ its SHA-256. Every read checks the digest first and refuses a file that does not
 Checkpoints are plain state dicts in float16 (loaded with ``weights_only=True``); the
 manifest's accuracy is measured on the float16 weights, in float32 on the CPU.
 
-``make artifacts`` (``tools/artifacts.py``) regenerates every artifact and the manifest.
+``make artifacts`` (``python -m tools.artifacts``) regenerates every artifact and the manifest.
 """
 
 from __future__ import annotations
