@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 # PyTorch several-fold.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: lab test test-integration test-browser lint format bench gpu-check train student progress artifacts grade slides site site-fast clean-venv
+.PHONY: lab test test-unit test-integration test-browser lint format bench gpu-check train student progress artifacts grade slides site site-fast clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,19 +50,26 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff format conftest.py bam tests tools notebooks
 
 # The grader's, the slides' and the grid executor's tests need the extras. The tests run in
-# TEST_WORKERS processes (pytest-xdist), one thread each: the fast-mode tensors are too small
-# for a second thread to pay, and two threads per process on two cores oversubscribe them
-# (measured: 1.5x faster than one process). A test file's tests, and a notebook's cells, stay
-# together in one process, in order. TEST_WORKERS=0 runs everything in this process.
+# TEST_WORKERS processes (pytest-xdist), TEST_THREADS threads each, one by default: the
+# fast-mode tensors are too small for a second thread to pay, and two threads per process on
+# two cores oversubscribe them (measured: 1.5x faster than one process). A test file's tests,
+# and a notebook's cells, stay together in one process, in order. TEST_WORKERS=0 runs
+# everything in this process. `make test-unit` runs tests/ alone (no notebooks); CI runs it
+# again with TEST_THREADS=2, where PyTorch splits its work and sums in another order, as on a
+# learner's machine.
 # The tests marked `integration` build what surrounds the course: a Colab runtime that installs
 # it from git, a class graded in Jupyter kernels, slide decks, JupyterLab, grid workers. In a
 # student copy, the cells after its last exercise (marked `after_exercises`) are its lesson's
 # code, which running the lesson tests. `make test` leaves both to `make test-integration`,
 # which also runs every student copy whole; CI runs both, and a bare `pytest` runs everything.
 TEST_WORKERS ?= 2
-PYTEST := BAM_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+TEST_THREADS ?= 1
+PYTEST := BAM_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 test: lint $(TEACH)
 	$(PYTEST) --nbval-lax -m "not integration and not after_exercises" tests notebooks
+
+test-unit: $(TEACH)
+	$(PYTEST) -m "not integration" tests
 
 test-integration: $(TEACH)
 	$(PYTEST) -m integration tests
@@ -95,7 +102,7 @@ train: $(INSTALLED)
 # Retrain every network and grid that ships in bam/results/ (resumable, in runs/artifacts/),
 # then rewrite the manifest and list the figures that changed. See tools/artifacts.py.
 artifacts: $(INSTALLED)
-	$(PY) tools/artifacts.py $(ARGS)
+	$(PY) -m tools.artifacts $(ARGS)
 
 # Grade a class: every notebook in SUBMISSIONS (and one level down) -> grades.csv, report.html.
 grade: $(TEACH)

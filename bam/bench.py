@@ -4,20 +4,20 @@
     python -m bam.bench attention  # SE, CBAM, BAM: params, MACs, step time, saved activations
     python -m bam.bench gpu        # the GPU self-check (bam.gpu_check); one line without a GPU
 
-Each subcommand is one function taking the parsed arguments; ``main`` dispatches.
+Each subcommand is one function taking the parsed arguments; ``bam.commands.bench`` parses them
+and dispatches.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from bam import cli, gpu_check
 from bam.data import Loader, make_shapes
 from bam.models import add_bam, add_bam_every_block, add_cbam, add_se, create
 from bam.models.released import add_released_bam
@@ -26,6 +26,9 @@ from bam.runtime import cpu_has_native_bfloat16, inference_batch
 from bam.tables import text_table
 from bam.timing import PILImages, images_per_s, step_time
 from bam.train import evaluate
+
+if TYPE_CHECKING:
+    import argparse
 
 # The two ways fit trains on a CPU: float32 in NCHW, or bfloat16 autocast with channels-last
 # (its default where the CPU has native bfloat16).
@@ -238,40 +241,8 @@ def _attention_table(args, backbone, build, size, batch, mode, precision, costs,
     return table
 
 
-def main(argv: list[str] | None = None):
-    parser = cli.Parser(prog="python -m bam.bench", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    count = cli.positive_int
-    p = commands.add_parser("train", help="loader throughput and BAM's training-step cost")
-    p.add_argument("--images", type=count, default=5120, help="Shapes images per loader pass")
-    p.add_argument("--batch-size", type=count, default=128)
-    p.add_argument("--workers", type=cli.non_negative_int, default=2, help="DataLoader workers")
-    p.add_argument("--repeats", type=count, default=3, help="loader passes to take the median of")
-    p.add_argument("--model", default="resnet20", help="the plain backbone (bam_ is prefixed)")
-    p.add_argument("--steps", type=count, default=10, help="timed steps per model")
-    p.set_defaults(run=train)
-    p = commands.add_parser(
-        "attention", help="params, MACs, step time and saved activations of SE, CBAM, BAM"
-    )
-    p.add_argument(
-        "--backbones", nargs="+", choices=("resnet20", "resnet50"), default=["resnet20", "resnet50"]
-    )
-    p.add_argument(
-        "--modes", nargs="+", choices=("eager", "compiled"), default=["eager", "compiled"]
-    )
-    p.add_argument("--precisions", nargs="+", choices=tuple(PRECISIONS), default=list(PRECISIONS))
-    p.add_argument("--quick", action="store_true", help="ResNet-20, eager only")
-    p.add_argument("--batch-resnet20", type=count, default=128, help="images per ResNet-20 step")
-    p.add_argument("--batch-resnet50", type=count, default=2, help="images per ResNet-50 step")
-    p.add_argument("--steps", type=count, default=10, help="timed steps per model")
-    p.add_argument("--threads", type=count, default=1, help="CPU threads (torch.set_num_threads)")
-    p.set_defaults(run=attention)
-    p = commands.add_parser("gpu", help="the GPU self-check: loaders, precision, compile, training")
-    gpu_check.add_arguments(p)
-    p.set_defaults(run=gpu_check.run)
-    args = parser.parse_args(argv)
-    return args.run(args)
+if __name__ == "__main__":  # the command itself is bam.commands.bench
+    from bam import cli
+    from bam.commands import bench
 
-
-if __name__ == "__main__":
-    cli.run(main, "python -m bam.bench")
+    cli.run(bench.main, bench.PROG)

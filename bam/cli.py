@@ -1,9 +1,10 @@
-"""What every ``python -m bam.<command>`` shares: a parser whose errors are one line, argument
-types that refuse impossible values, and ``run``, which turns the package's own errors into one
-line on stderr and an exit status instead of a traceback.
+"""What every command shares (``python -m bam.<command>``, ``python -m tools.<tool>``): a parser
+whose errors are one line, argument types that refuse impossible values, and ``run``, which
+turns the package's own errors into one line on stderr and an exit status instead of a
+traceback. A command's ``main`` lives in ``bam.commands``; its module ends with
 
     if __name__ == "__main__":
-        bam.cli.run(main, "python -m bam.train")
+        cli.run(train.main, train.PROG)    # train: bam.commands.train
 
 Exit status: 0 done, 1 a ``bam.errors.BamError`` (a file that cannot be used, data that is
 missing, runs that failed), 2 bad input (an argument argparse refuses, or a ``ValueError``),

@@ -10,21 +10,18 @@ lesson does: ``bam.grid`` (``run_grid``: configurations x seeds, resumable), ``b
 finished run) and ``bam.summary`` (mean +- std over seeds, differences with their standard
 errors, the table).
 
-Command line: ``python -m bam.experiments --setting cpu``, and e.g.
+Command line (``bam.commands.experiments``): ``python -m bam.experiments --setting cpu``, and e.g.
 ``--executor local --workers 4`` or ``--executor slurm --workers 16 --option
 slurm_partition=gpu --option gpus_per_node=1 --option timeout_min=240``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bam import cli
 from bam.grid import run_grid, train_config
 from bam.jobs import EXECUTORS, GridIncomplete, run_jobs
 from bam.results_file import Config, append_result, read_results, run_key, train_and_record
@@ -45,7 +42,6 @@ __all__ = [
     "format_table",
     "lesson_grid",
     "lesson_results",
-    "main",
     "pooled_std",
     "read_results",
     "run_grid",
@@ -179,82 +175,8 @@ def check_labels(setting: str, parts: Sequence[str], labels: Sequence[str]) -> N
         )
 
 
-def _option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` from the command line; VALUE is read as JSON where it can be (numbers)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
+if __name__ == "__main__":  # the command itself is bam.commands.experiments
+    from bam import cli
+    from bam.commands import experiments
 
-
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = cli.Parser(
-        prog="python -m bam.experiments",
-        description="Run lesson 08's grid (BAM vs SE vs CBAM, and BAM's ablations); resumable.",
-    )
-    parser.add_argument(
-        "--setting", choices=sorted(SETTINGS), help="default: gpu with CUDA, else cpu"
-    )
-    parser.add_argument(
-        "--results", type=Path, help="default: 08_ablations_SETTING.jsonl in $BAM_RUNS or runs/"
-    )
-    parser.add_argument(
-        "--parts", nargs="+", choices=("peers", "ablations"), default=["peers", "ablations"]
-    )
-    parser.add_argument(
-        "--seeds",
-        nargs="+",
-        type=cli.non_negative_int,
-        help="train these seeds of every configuration (default: 0 1 2 for the peers, "
-        "0 1 for the ablations)",
-    )
-    parser.add_argument(
-        "--only",
-        nargs="+",
-        metavar="LABEL",
-        help="train only the configurations with these labels, e.g. '+ BAM' 'r = 4'",
-    )
-    parser.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        help="train each run in a submitit job: local processes or a Slurm job array "
-        "(default: here, one run after the other)",
-    )
-    parser.add_argument("--workers", type=cli.positive_int, default=1, help="runs training at once")
-    parser.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a submitit parameter, e.g. slurm_partition=gpu, gpus_per_node=1, timeout_min=240",
-    )
-    args = parser.parse_args(argv)
-    if (args.workers > 1 or args.option) and not args.executor:
-        parser.error("--workers and --option need --executor local or --executor slurm")
-    import torch
-
-    setting = args.setting or ("gpu" if torch.cuda.is_available() else "cpu")
-    if args.only:
-        try:
-            check_labels(setting, args.parts, args.only)
-        except ValueError as error:
-            parser.error(str(error))
-    results = args.results or lesson_results(setting)
-    print(f"results: {results} (one line per finished run; BAM_RUNS moves the folder)")
-    workers = {}
-    if args.executor:
-        workers = {"executor": args.executor, "workers": args.workers, "options": dict(args.option)}
-    rows = run_lesson_grid(
-        setting, results, args.parts, seeds=args.seeds, only=args.only, **workers
-    )
-    print(format_table(summarize(rows, "test_error"), "test error (%)"))
-    print(f"results in {results}")
-    return rows
-
-
-if __name__ == "__main__":
-    cli.run(main, "python -m bam.experiments")
+    cli.run(experiments.main, experiments.PROG)

@@ -23,15 +23,14 @@ Without a GPU it says so in one line and stops; ``--device cpu`` runs the same c
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from bam import cli
 from bam.data import ImageSet, Loader, make_shapes
 from bam.data.cifar_archive import read_cifar_archive
 from bam.lesson_plan import LESSON06_NETWORKS, LESSON06_SEEDS, lesson06_minutes, say_minutes
@@ -42,42 +41,10 @@ from bam.tables import text_table
 from bam.timing import PILImages, images_per_s, kernel_times, step_time
 from bam.train import CIFAR_RECIPE, evaluate, fit
 
+if TYPE_CHECKING:
+    import argparse
+
 MODELS = ("resnet20", "bam_resnet20")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", help="default: cuda; 'cpu' runs the same code on the CPU")
-    count = cli.positive_int
-    parser.add_argument("--images", type=count, default=50_000, help="Shapes training images")
-    parser.add_argument("--test-images", type=count, default=10_000, help="Shapes test images")
-    # Lesson 06's GPU recipe (CIFAR_RECIPE), for a few epochs instead of 40: enough to learn.
-    parser.add_argument("--epochs", type=count, default=3, help="epochs of each training run")
-    parser.add_argument("--batch-size", type=count, default=CIFAR_RECIPE["batch_size"])
-    parser.add_argument(
-        "--workers", type=cli.non_negative_int, default=4, help="DataLoader worker processes"
-    )
-    parser.add_argument("--steps", type=count, default=20, help="timed steps per configuration")
-    parser.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also time torch.compile (compiling takes a minute or two)",
-    )
-    parser.add_argument(
-        "--recipe-epochs",
-        type=cli.non_negative_int,
-        default=0,
-        help="also train both networks with each GPU recipe for this many epochs (0: skip)",
-    )
-    parser.add_argument(
-        "--kernels", action="store_true", help="also list where a step's time goes, by kernel"
-    )
-    parser.add_argument(
-        "--side-by-side", type=count, default=4, help="training runs at once on one device"
-    )
-    parser.add_argument(
-        "--cifar-images", type=count, default=6_000, help="images in the CIFAR-format archive"
-    )
 
 
 def _sync(device: torch.device) -> None:

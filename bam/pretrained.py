@@ -12,7 +12,7 @@ its SHA-256. Every read checks the digest first and refuses a file that does not
 Checkpoints are plain state dicts in float16 (loaded with ``weights_only=True``); the
 manifest's accuracy is measured on the float16 weights, in float32 on the CPU.
 
-``make artifacts`` (``tools/artifacts.py``) regenerates every artifact and the manifest.
+``make artifacts`` (``python -m tools.artifacts``) regenerates every artifact and the manifest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bam import cli
 from bam.errors import BamError
 
 RESULTS = Path(__file__).parent / "results"
@@ -147,16 +146,8 @@ def save_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
     atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m bam.pretrained``: list what ships, with each artifact's headline result."""
-    parser = cli.Parser(
-        prog="python -m bam.pretrained", description="List the networks and results that ship."
-    )
-    parser.parse_args(argv)
-    for name in available():
-        entry = info(name)
-        print(f"{name:32} {entry['kind']:10} {entry['what']}")
+if __name__ == "__main__":  # the command itself is bam.commands.pretrained
+    from bam import cli
+    from bam.commands import pretrained
 
-
-if __name__ == "__main__":
-    cli.run(main, "python -m bam.pretrained")
+    cli.run(pretrained.main, pretrained.PROG)

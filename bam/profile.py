@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from bam import cli
 from bam.layers import BAM
 from bam.runtime import eval_mode
 
@@ -143,20 +142,8 @@ def bam_input_bytes(model: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype 
     return sum(sizes.values())
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = cli.Parser(
-        prog="python -m bam.profile",
-        description="Parameters and multiply-adds with and without BAM.",
-    )
-    parser.add_argument(
-        "model", nargs="+", help="e.g. resnet20, preact_resnet18, torchvision.resnet50"
-    )
-    parser.add_argument("--num-classes", type=cli.positive_int, default=None)
-    args = parser.parse_args(argv)
-    for name in args.model:
-        base, with_bam, size = build(name, args.num_classes)
-        print(f"{name} (input {'x'.join(map(str, size[2:]))}):\n{overhead(base, with_bam, size)}\n")
+if __name__ == "__main__":  # the command itself is bam.commands.profile
+    from bam import cli
+    from bam.commands import profile
 
-
-if __name__ == "__main__":
-    cli.run(main, "python -m bam.profile")
+    cli.run(profile.main, profile.PROG)

@@ -1,4 +1,4 @@
-"""tools/artifacts.py on a tiny run: every promise of the manifest is recorded, and
+"""python -m tools.artifacts on a tiny run: every promise of the manifest is recorded, and
 bam.pretrained reads back exactly what was written and refuses what was changed."""
 
 import json
@@ -9,6 +9,7 @@ import torch
 
 import bam.pretrained
 from bam.data import load
+from bam.errors import BamError
 from bam.experiments import append_result, lesson_grid, read_results
 from bam.pretrained import sha256
 from bam.train import evaluate
@@ -25,7 +26,7 @@ def shipped(tmp_path_factory):
     """A tiny network trained and recorded as make artifacts does, in a folder of its own."""
     work, out = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("out")
     (work / f"{NET.name}.provenance.json").write_text(
-        json.dumps(artifacts.provenance("python tools/artifacts.py network x", threads=1))
+        json.dumps(artifacts.provenance("python -m tools.artifacts network x", threads=1))
     )
     artifacts.train_network(NET, work, TINY, SIZES)
     entries = artifacts.record_network(NET, work, out, TINY, SIZES)
@@ -116,7 +117,7 @@ def test_a_grid_is_recorded_in_run_grid_order_from_split_jobs(tmp_path):
     assert entry["results"]["a"]["mean_test_error"] == pytest.approx(0.2)
     assert entry["results"]["a"]["std_test_error"] == pytest.approx(math.sqrt(0.02))
     (work / "08-grid-ablations-late.jsonl").unlink()
-    with pytest.raises(RuntimeError, match="lacks 1 of 4 runs"):
+    with pytest.raises(BamError, match="lacks 1 of 4 runs"):
         artifacts.record_grid(sorted(work.glob("*.jsonl")), work, out, grids)
 
 
@@ -151,7 +152,7 @@ def test_a_grid_keeps_the_shipped_runs_no_job_trained_anew(tmp_path):
     assert set(entry["parts"]) == {"08-grid-peers", "08-grid-ablations", "08-grid-peers-s0"}
     assert entry["parts"]["08-grid-peers"] == old
     grids["ablations"] = ({"c": c}, [0, 1, 2])
-    with pytest.raises(RuntimeError, match="lacks 1 of 5 runs \\(c seed 2"):
+    with pytest.raises(BamError, match="lacks 1 of 5 runs \\(c seed 2"):
         artifacts.record_grid(files, work, out, grids, shipped, shipped_parts)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bam import bench
+from bam.commands import bench
 
 
 def test_train_benchmark_reports_loader_and_step_ratios(capsys):

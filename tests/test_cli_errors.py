@@ -1,6 +1,7 @@
 """The command lines speak in one line: an error the package explains is one line on stderr and
 an exit status (2 for bad input, 1 for what cannot be used), never a traceback and never
-PyTorch's advice to load untrusted files; --debug (or BAM_DEBUG=1) shows the traceback.
+PyTorch's advice to load untrusted files; --debug (or BAM_DEBUG=1) shows the traceback. Every
+command in the README's tables answers --help, and refuses an option it does not have.
 
 Each case runs the module as ``__main__`` (its real ``if __name__ == "__main__"`` block), on tiny
 Shapes sets, offline. They run in this interpreter, which is about five times cheaper than a new
@@ -8,7 +9,9 @@ one and sees the same stderr, exit status and warnings; one runs as a real subpr
 what reaches the terminal (no traceback, no stray warning) is what is tested."""
 
 import os
+import re
 import runpy
+import shlex
 import subprocess
 import sys
 import warnings
@@ -55,7 +58,7 @@ def run_as_main(monkeypatch, module: str, args: list[str], tmp: Path) -> None:
     monkeypatch.setattr(sys, "argv", [module, *args])
     with warnings.catch_warnings():
         # runpy warns that the module is already imported (by this test session): harmless.
-        warnings.filterwarnings("ignore", "'bam.", RuntimeWarning, "runpy")
+        warnings.filterwarnings("ignore", "'(bam|tools)\\.", RuntimeWarning, "runpy")
         runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
@@ -178,6 +181,45 @@ def test_every_command_line_reports_bad_input_in_one_line(
     command, module, args, status, words, tmp_path
 ):
     assert_one_line(command(module, *args, tmp=tmp_path), status, *words)
+
+
+def readme_commands() -> list[list[str]]:
+    """The commands of the README's tables (those whose first column is ``command``): the first
+    `python -m ...` of each row, as argv. A command added to a table is tested here."""
+    commands, in_table = [], False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| command |"):
+            in_table = True
+        elif not line.startswith("|"):
+            in_table = False
+        elif in_table and (found := re.match(r"\| `(python -m [^`]+)`", line)):
+            commands.append(shlex.split(found[1]))
+    return commands
+
+
+COMMANDS = readme_commands()
+
+
+def test_the_readme_tables_list_the_commands_of_the_package_and_the_tools():
+    modules = {argv[2] for argv in COMMANDS}
+    assert {"bam.train", "bam.bench", "tools.course", "tools.artifacts", "tools.grade"} <= modules
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_every_command_of_the_readme_answers_help(argv, tmp_path):
+    result = subprocess_command(argv[2], *argv[3:], "--help", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m {argv[2]}"), result.stdout[:200]
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_every_command_of_the_readme_refuses_an_option_it_lacks_in_one_line(
+    command, argv, tmp_path
+):
+    result = command(argv[2], *argv[3:], "--no-such-option", tmp=tmp_path)
+    line = assert_one_line(result, 2, "--no-such-option")
+    assert line.startswith(f"python -m {argv[2]}")
 
 
 def test_the_localisation_command_reports_a_damaged_checkpoint_in_one_line(

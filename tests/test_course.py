@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from bam.errors import BamError
 from tools.course import cli
 from tools.course.layout import REPO_ROOT
 from tools.course.notebook import KERNELSPEC, RAISES, checked_outputs, is_check_cell, read, write
@@ -153,7 +154,7 @@ def test_strip_drops_outputs_counts_and_timing_metadata(tmp_path):
     ]
     path = tmp_path / "01_demo.ipynb"
     nbformat.write(nb, path)
-    assert cli.main(["strip", str(path)]) == 0
+    cli.main(["strip", str(path)])
     stripped = read(path)
     assert stripped.metadata.kernelspec == KERNELSPEC and "widgets" not in stripped.metadata
     plain, check = stripped.cells[2], stripped.cells[4]
@@ -188,7 +189,8 @@ def test_refresh_stops_on_a_failing_cell_and_writes_nothing(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
     before = path.read_text()
-    assert cli.main(["refresh", str(path)]) == 2
+    with pytest.raises(BamError, match="failed while running; nothing was written"):
+        cli.main(["refresh", str(path)])
     assert path.read_text() == before
 
 
@@ -359,17 +361,17 @@ def test_student_copy_passes_nbval_which_still_compares_the_independent_check(re
     assert result.returncode == 1 and "1 failed, 8 passed" in result.stdout
 
 
-def test_student_is_idempotent_and_check_finds_a_stale_copy(refreshed, capsys):
+def test_student_is_idempotent_and_check_finds_a_stale_copy(refreshed):
     assert write_copies(refreshed) == []
-    assert cli.main(["--root", str(refreshed), "student", "--check"]) == 0
+    cli.main(["--root", str(refreshed), "student", "--check"])
     lesson = refreshed / "notebooks" / "01_demo.ipynb"
     original = lesson.read_text()
     try:
         nb = read(lesson)
         nb.cells.append(new_markdown_cell("## Summary"))
         write(nb, lesson)
-        assert cli.main(["--root", str(refreshed), "student", "--check"]) == 1
-        assert "notebooks/student/01_demo.ipynb" in capsys.readouterr().err
+        with pytest.raises(BamError, match="out of date: notebooks/student/01_demo.ipynb"):
+            cli.main(["--root", str(refreshed), "student", "--check"])
     finally:
         lesson.write_text(original)
     assert write_copies(refreshed, check=True) == []
@@ -392,7 +394,7 @@ def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, u
     lesson = make_tree(tmp_path)
     refresh([lesson], run=False)
     write_copies(tmp_path)
-    assert cli.main(["--root", str(tmp_path), "set-repo", url]) == 0
+    cli.main(["--root", str(tmp_path), "set-repo", url])
     new = "https://github.com/someone/my-course"
     assert repository(tmp_path) == new
     for path in (
@@ -421,11 +423,11 @@ def test_set_repo_rewrites_pyproject_badges_install_cells_and_readme(tmp_path, u
         "",
     ],
 )
-def test_set_repo_rejects_addresses_that_are_not_github_repositories(tmp_path, url, capsys):
+def test_set_repo_rejects_addresses_that_are_not_github_repositories(tmp_path, url):
     make_tree(tmp_path)
     before = (tmp_path / "pyproject.toml").read_text()
-    assert cli.main(["--root", str(tmp_path), "set-repo", url]) == 2
-    assert "expected https://github.com/OWNER/REPO" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="expected https://github.com/OWNER/REPO"):
+        cli.main(["--root", str(tmp_path), "set-repo", url])
     assert (tmp_path / "pyproject.toml").read_text() == before
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import bam.pretrained
+from bam.commands.experiments import main
 from bam.experiments import (
     IDENTITY,
     Summary,
@@ -15,7 +16,6 @@ from bam.experiments import (
     difference,
     format_table,
     lesson_grid,
-    main,
     pooled_std,
     read_results,
     run_grid,
@@ -415,8 +415,6 @@ def test_writers_in_several_processes_never_mix_their_lines(tmp_path):
 
 
 def test_workers_without_an_executor_is_a_usage_error(capsys):
-    from bam.experiments import main
-
     with pytest.raises(SystemExit):
         main(["--setting", "fast", "--workers", "2"])
     assert "need --executor" in capsys.readouterr().err

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from bam import bench
+from bam.commands import bench
 from bam.data import cifar_archive, make_shapes
 
 DRY_RUN = ["gpu", "--device", "cpu", "--images", "128", "--test-images", "64", "--epochs", "1"]

@@ -1,4 +1,6 @@
-"""No module of bam/ or tools/ imports itself through others, not even from inside a function.
+"""No module of bam/ or tools/ imports itself through others, not even from inside a function;
+and the package's layers hold: command lines only in ``bam.commands``, the exercises' checks
+below the shipped networks.
 
 An import cycle works only as long as every import in it runs late enough, and a reader of
 either module has to read the other to understand it. The graph is drawn from the source as a
@@ -9,9 +11,11 @@ What counts as an edge from module M to module N:
 - ``from P import N`` where ``P.N`` is a module is an edge to ``P.N``; where ``name`` is not a
   module, the edge goes to the package ``P``, that is, its ``__init__``;
 - relative imports, resolved against M's package.
-Not counted: imports under ``if TYPE_CHECKING:``, which never run; and the parent packages
-Python runs before a submodule (every module of a package would otherwise be in a cycle with a
-package ``__init__`` that imports it).
+Not counted: imports under ``if TYPE_CHECKING:``, which never run; imports under
+``if __name__ == "__main__":``, which run in the module ``__main__``, not in M (``python -m
+bam.train`` runs that block, which imports ``bam.commands.train``, which imports ``bam.train``
+anew: a chain, not a cycle); and the parent packages Python runs before a submodule (every
+module of a package would otherwise be in a cycle with a package ``__init__`` that imports it).
 """
 
 from __future__ import annotations
@@ -46,15 +50,27 @@ def is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
+def is_main_block(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
 def imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement that can run, at any depth."""
+    """Every import statement that can run as part of the module, at any depth."""
     found = []
     pending = deque([tree])
     while pending:
         node = pending.popleft()
         if isinstance(node, ast.Import | ast.ImportFrom):
             found.append(node)
-        elif isinstance(node, ast.If) and is_type_checking(node.test):
+        elif isinstance(node, ast.If) and (is_type_checking(node.test) or is_main_block(node.test)):
             pending.extend(node.orelse)
             continue
         pending.extend(ast.iter_child_nodes(node))
@@ -173,6 +189,52 @@ def test_no_module_imports_itself_through_others():
     )
 
 
+def reaches(graph: Graph, start: str) -> set[str]:
+    """Every module that importing ``start`` can run."""
+    seen, pending = set(), deque([start])
+    while pending:
+        for target in graph[pending.popleft()]:
+            if target not in seen:
+                seen.add(target)
+                pending.append(target)
+    return seen
+
+
+def command_line_imports(tree: ast.AST) -> list[str]:
+    """What of argparse and bam.cli a module imports, beyond ``bam.cli.error_line`` (which
+    formats an error in one line, for a command line or not)."""
+    found = []
+    for node in imports(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name in ("argparse", "bam.cli")]
+        elif node.module == "argparse" or (node.module == "bam" and "cli" in names(node)):
+            found.append(node.module)
+        elif node.module == "bam.cli":
+            found += [f"bam.cli.{name}" for name in names(node) if name != "error_line"]
+    return found
+
+
+def names(node: ast.ImportFrom) -> list[str]:
+    return [alias.name for alias in node.names]
+
+
+def test_only_the_command_layer_parses_command_lines():
+    # A library module's functions take values, not argv: its command line is a module of
+    # bam.commands, which its `if __name__ == "__main__"` block hands to bam.cli.run.
+    for name, path in module_files(ROOT, ("bam",)).items():
+        if name != "bam.cli" and not name.startswith("bam.commands"):
+            found = command_line_imports(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+            assert not found, f"{name} imports {found}: its command line goes in bam.commands"
+
+
+def test_the_checks_sit_below_the_shipped_networks():
+    # The measures that the checks share with python -m bam.localisation must not pull in the
+    # shipped networks, which only that command loads.
+    graph = import_graph(ROOT, PACKAGES)
+    assert "bam.pretrained" not in reaches(graph, "bam.checks")
+    assert "bam.pretrained" in reaches(graph, "bam.commands.localisation")  # the walk sees it
+
+
 PLANTED = {
     "pkg/__init__.py": "",
     # a -> b -> c -> a, through a submodule named in `from pkg import`, a relative import
@@ -184,6 +246,9 @@ PLANTED = {
     "pkg/d.py": (
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import thing\n"
     ),
+    # e's command block runs as __main__, where importing a module that imports e is no cycle.
+    "pkg/e.py": 'if __name__ == "__main__":\n    import pkg.uses_e\n',
+    "pkg/uses_e.py": "import pkg.e\n",
     # A package's __init__ and a submodule that takes a name from the package.
     "pkg/sub/__init__.py": "from .f import F\n",
     "pkg/sub/f.py": "from pkg.sub import helper\nF = helper\n",
@@ -200,6 +265,7 @@ def test_a_planted_cycle_is_found(tmp_path):
 
     assert graph["pkg.c"] == {"pkg.a": 1}  # json is not one of the package's modules
     assert graph["pkg.d"] == {}
+    assert graph["pkg.e"] == {}
     assert cycles(graph) == [
         ["pkg.a", "pkg.b", "pkg.c", "pkg.a"],
         ["pkg.sub", "pkg.sub.f", "pkg.sub"],

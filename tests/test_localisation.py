@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bam import localisation as loc
+from bam.commands import localisation as localisation_command
 from bam.models import create
 
 
@@ -147,12 +148,12 @@ def test_compare_s_single_pass_measures_what_separate_passes_do():
 def test_the_command_line_measures_a_checkpoint_against_its_untrained_self(tmp_path, capsys):
     torch.manual_seed(1)
     torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
-    rows = loc.main(["--checkpoint", str(tmp_path / "run.pt"), "--images", "20"])
+    rows = localisation_command.main(["--checkpoint", str(tmp_path / "run.pt"), "--images", "20"])
     assert {r.source for r in rows} == {"trained", "untrained", "random", "centre"}
     out = capsys.readouterr().out
     assert "on 20 Shapes test images" in out and "Grad-CAM (8x8)" in out
     with pytest.raises(SystemExit):
-        loc.main(["--checkpoint", str(tmp_path / "missing")])
+        localisation_command.main(["--checkpoint", str(tmp_path / "missing")])
 
 
 @pytest.mark.parametrize(
@@ -167,6 +168,6 @@ def test_the_untrained_reference_starts_as_the_trained_network_did(args, tmp_pat
     # no place, so its energy lift is exactly 1 (a default start is not constant).
     torch.save({"model": create("bam_resnet20").state_dict()}, tmp_path / "run.pt")
     args = [str(tmp_path / "run.pt") if a == "RUN" else a for a in args]
-    rows = loc.main([*args, "--images", "20"])
+    rows = localisation_command.main([*args, "--images", "20"])
     untrained = [r for r in rows if r.source == "untrained" and r.stage.startswith("stage")]
     assert len(untrained) == 2 and all(r.lift == pytest.approx(1.0) for r in untrained)

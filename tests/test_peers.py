@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from bam import BAM, ChannelGate, SpatialGate, add_bam, bench, capture_attention
+from bam import BAM, ChannelGate, SpatialGate, add_bam, capture_attention
 from bam.checks import check_squeeze_excite
+from bam.commands import bench
 from bam.layers import CBAM, SingleBranchBAM, SqueezeExcite
 from bam.models import add_bam_every_block, add_cbam, add_se, available, create
 from bam.models.insert import bam_layer

@@ -43,7 +43,7 @@ def test_bam_resnet20_costs_under_one_percent_more():
 
 
 def test_command_line_reports_the_overhead(capsys):
-    from bam.profile import main
+    from bam.commands.profile import main
 
     main(["resnet20"])
     out = capsys.readouterr().out
@@ -53,7 +53,7 @@ def test_command_line_reports_the_overhead(capsys):
 def test_command_line_rejects_an_unknown_backbone():
     import pytest
 
-    from bam.profile import main
+    from bam.commands.profile import main
 
     with pytest.raises(ValueError, match="unknown backbone 'resnet21'"):
         main(["resnet21"])

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import bam.commands.experiments
+import bam.commands.localisation
+import bam.commands.train
 import bam.experiments
-import bam.localisation
 import bam.runtime
 import bam.train
 from bam.data import make_shapes
@@ -61,7 +63,7 @@ def test_every_module_asks_the_same_place():
 def test_the_grid_writes_its_results_in_the_runs_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BAM_RUNS", str(tmp_path))
     assert bam.experiments.lesson_results("cpu") == tmp_path / "08_ablations_cpu.jsonl"
-    rows = bam.experiments.main(["--setting", "fast", "--parts", "peers"])
+    rows = bam.commands.experiments.main(["--setting", "fast", "--parts", "peers"])
     assert len(rows) == 2 and (tmp_path / "08_ablations_fast.jsonl").is_file()
     assert f"results in {tmp_path / '08_ablations_fast.jsonl'}" in capsys.readouterr().out
 
@@ -85,7 +87,7 @@ def test_a_training_run_resumes_from_a_drive_folder_after_the_machine_is_recycle
 
     monkeypatch.setattr(bam.train, "_train_epoch", dies_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        bam.train.main(TINY_RUN)
+        bam.commands.train.main(TINY_RUN)
     folder = drive / "shapes-resnet20-s0"
     assert (folder / "checkpoint.pt").is_file()
     first = torch.load(folder / "checkpoint.pt", weights_only=True)["history"]
@@ -95,7 +97,7 @@ def test_a_training_run_resumes_from_a_drive_folder_after_the_machine_is_recycle
     fresh.mkdir()
     monkeypatch.chdir(fresh)
     capsys.readouterr()
-    history = bam.train.main(TINY_RUN)
+    history = bam.commands.train.main(TINY_RUN)
     out = capsys.readouterr().out
     assert history.epoch == [1, 2] and history.train_loss[0] == first["train_loss"][0]
     assert history.train_time[0] == first["train_time"][0]  # epoch 1 was not trained again
@@ -126,11 +128,13 @@ def test_an_interruption_before_the_first_epoch_ends_says_nothing_was_written(
 
 def test_localisation_without_a_checkpoint_measures_the_shipped_network(capsys):
     with pytest.raises(SystemExit):
-        bam.localisation.main(["--pretrained", "shapes-vgg-s0"])  # a clear error, no traceback
+        bam.commands.localisation.main(
+            ["--pretrained", "shapes-vgg-s0"]
+        )  # a clear error, no traceback
     assert "no shipped checkpoint called 'shapes-vgg-s0'" in capsys.readouterr().err
 
 
 def test_localisation_says_which_checkpoint_it_read(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        bam.localisation.main(["--checkpoint", str(tmp_path / "run"), "--images", "8"])
+        bam.commands.localisation.main(["--checkpoint", str(tmp_path / "run"), "--images", "8"])
     assert f"no checkpoint at {tmp_path / 'run' / 'checkpoint.pt'}" in capsys.readouterr().err

@@ -83,16 +83,16 @@ def test_slides_show_the_stub_not_the_solution_and_no_test_markers():
     assert "NBVAL_CHECK_OUTPUT" in "".join(c.source for c in nb.cells)  # the lesson is unchanged
 
 
-def test_the_command_line_explains_a_bad_notebook(tmp_path, capsys):
-    assert slides.main(["build", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path)]) == 2
-    assert "not a notebook file" in capsys.readouterr().err
+def test_the_command_line_explains_a_bad_notebook(tmp_path):
+    with pytest.raises(ValueError, match="not a notebook file"):
+        slides.main(["build", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path)])
 
 
 @pytest.fixture(scope="module")
 def deck(tmp_path_factory):
     """Lesson 01 in fast mode, unmarked, built into a temporary folder."""
     out = tmp_path_factory.mktemp("slides")
-    assert slides.main(["build", str(LESSON), "--out", str(out), "--fast"]) == 0
+    slides.main(["build", str(LESSON), "--out", str(out), "--fast"])
     return out, (out / f"{LESSON.stem}.slides.html").read_text(encoding="utf-8")
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import bam.commands.train
 import bam.runtime
 import bam.train
 from bam.data import make_shapes
@@ -189,12 +190,12 @@ def test_bad_arguments_are_refused(train_set):
 def test_the_command_line_trains_saves_and_resumes(tmp_path, capsys):
     args = ["--dataset", "shapes", "--model", "resnet20", "--epochs", "1", "--batch-size", "64"]
     args += ["--train-size", "192", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
-    bam.train.main(args)
+    bam.commands.train.main(args)
     summary = capsys.readouterr().out
     assert "test accuracy" in summary and "images/s" in summary
     saved = json.loads((tmp_path / "history.json").read_text())
     assert saved["epoch"] == [1] and saved["config"]["train_set"].startswith("shapes-train")
-    again = bam.train.main(args)  # the run is complete: loaded from the checkpoint
+    again = bam.commands.train.main(args)  # the run is complete: loaded from the checkpoint
     assert again.train_loss == saved["train_loss"]
 
 
@@ -203,7 +204,7 @@ def test_the_command_line_seeds_the_model_it_builds(tmp_path):
     # must start from the same weights and so end at the same ones.
     args = ["--model", "resnet20", "--epochs", "1", "--batch-size", "64", "--seed", "3"]
     args += ["--train-size", "192", "--test-size", "64", "--out", str(tmp_path), "--no-progress"]
-    bam.train.main(args)
+    bam.commands.train.main(args)
     seed_everything(3)
     model = create("resnet20", num_classes=10)
     data = make_shapes("train", size=192, seed=3)

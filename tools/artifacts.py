@@ -1,9 +1,9 @@
 """Regenerate every result that ships in ``bam/results/`` and write its manifest.
 
-    python tools/artifacts.py            # make artifacts: train what is missing, then record
-    python tools/artifacts.py train --new-only   # train only what does not ship yet
-    python tools/artifacts.py record     # only re-record what runs/artifacts/ holds
-    python tools/artifacts.py figure     # only redraw the README's figure
+    python -m tools.artifacts                    # make artifacts: train what is missing, record
+    python -m tools.artifacts train --new-only   # train only what does not ship yet
+    python -m tools.artifacts record             # only re-record what runs/artifacts/ holds
+    python -m tools.artifacts figure             # only redraw the README's figure
 
 Training runs in ``runs/artifacts/`` (resumable: an interrupted build continues where it
 stopped) as one-thread jobs, two side by side (``--workers``), since one thread per process is
@@ -18,7 +18,6 @@ the provenance of the build that made it.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import json
 import math
@@ -31,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from bam import cli
+from bam.errors import BamError
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "runs" / "artifacts"
@@ -124,7 +126,7 @@ def _provenance_path(work: Path, job: str) -> Path:
 def read_provenance(work: Path, job: str) -> dict:
     path = _provenance_path(work, job)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python tools/artifacts.py train` first")
+        raise BamError(f"{path} is missing: run `python -m tools.artifacts train` first")
     return json.loads(path.read_text())
 
 
@@ -145,7 +147,7 @@ def jobs() -> dict[str, list[str]]:
     two seeds) start together and end about together."""
     python = sys.executable
     commands = {
-        net.name: [python, str(Path(__file__).resolve()), "network", net.name] for net in NETWORKS
+        net.name: [python, "-m", "tools.artifacts", "network", net.name] for net in NETWORKS
     }
     for job, (part, seed) in grid_jobs().items():
         commands[job] = [
@@ -228,7 +230,7 @@ def run_jobs(workers: int = 2, only: list[str] | None = None, new_only: bool = F
                 continue
             running.remove(entry)
             if process.returncode:
-                raise SystemExit(f"{job} failed (exit {process.returncode}); see {WORK / job}.log")
+                raise BamError(f"{job} failed (exit {process.returncode}); see {WORK / job}.log")
             print(f"finished {job} in {time.perf_counter() - began:.0f} s", flush=True)
     print(f"all jobs done in {(time.perf_counter() - start) / 60:.1f} minutes")
 
@@ -259,7 +261,7 @@ def record_network(
     state = read_checkpoint(ckpt)
     history = History.load(history_json)
     if len(history) != recipe["epochs"]:
-        raise RuntimeError(
+        raise BamError(
             f"{net.name} has {len(history)} of {recipe['epochs']} epochs: train it first"
         )
     model = create(net.model, num_classes=test_set.num_classes)
@@ -275,7 +277,7 @@ def record_network(
     shipped.load_state_dict(torch.load(weights, weights_only=True))
     loss16, acc16 = accuracy(shipped)
     if abs(acc16 - acc32) > 0.001:
-        raise RuntimeError(f"{net.name}: float16 weights give {acc16:.2%}, float32 {acc32:.2%}")
+        raise BamError(f"{net.name}: float16 weights give {acc16:.2%}, float32 {acc32:.2%}")
     history.save(out / f"{net.name}.history.json")
 
     made = provenance_of(net.name, work)
@@ -378,7 +380,7 @@ def record_grid(
         if run_key(config, seed) not in found and run_key(config, seed) not in old
     ]
     if missing:
-        raise RuntimeError(
+        raise BamError(
             f"the grid lacks {len(missing)} of {len(wanted)} runs ({', '.join(missing[:3])}, ...): "
             "train it first"
         )
@@ -425,7 +427,7 @@ def carry_network(net: Network, old: dict, source: Path, out: Path) -> dict[str,
     entries = {}
     for name in (net.name, f"{net.name}.history"):
         if name not in old:
-            raise RuntimeError(f"{net.name} is neither in {WORK} nor shipped: train it first")
+            raise BamError(f"{net.name} is neither in {WORK} nor shipped: train it first")
         shutil.copy(verified_path(name, folder=source), out / old[name]["file"])
         entries[name] = old[name]
     return entries
@@ -469,7 +471,7 @@ def record(work: Path = WORK, out: Path | None = None) -> dict:
     entries.update(record_grid(files, work, staging, grids, shipped_grid_rows(out), shipped_parts))
     manifest = {
         "format": 1,
-        "made_by": "make artifacts (python tools/artifacts.py)",
+        "made_by": "make artifacts (python -m tools.artifacts)",
         "artifacts": entries,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -510,10 +512,11 @@ def readme_figure(path: Path = FIGURE, name: str = "shapes-bam_resnet20-s0") -> 
     print(f"wrote {path} from {name}")
 
 
+PROG = "python -m tools.artifacts"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python tools/artifacts.py", description=__doc__.split("\n")[0]
-    )
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="step")
     train = sub.add_parser("train", help="run the training jobs only")
     train.add_argument("--only", nargs="+", help="jobs matching these patterns (e.g. 'shapes-*')")
@@ -522,7 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("figure", help="redraw the README's figure from the shipped network")
     one = sub.add_parser("network", help="train one shipped network (a job of `train`)")
     one.add_argument("name", choices=[n.name for n in NETWORKS])
-    parser.add_argument("--workers", type=int, default=2, help="jobs side by side (default 2)")
+    parser.add_argument(
+        "--workers", type=cli.positive_int, default=2, help="jobs side by side (default 2)"
+    )
     args = parser.parse_args(argv)
     from bam.train import SHAPES_RECIPE
 
@@ -544,4 +549,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, PROG)

@@ -16,7 +16,6 @@ an empty runs folder (``BAM_RUNS``: the page shows what a learner's first run pr
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 
+from bam import cli
+from bam.errors import BamError
 from tools.course.layout import REPO_ROOT, lessons, student_path
 from tools.course.repo import colab_link, repository
 
@@ -174,7 +175,7 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
     command += ["--keep-going", str(src), str(out)]
     done = subprocess.run(command, env=env, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"the site did not build (Sphinx exit status {done.returncode})")
+        raise BamError(f"the site did not build (Sphinx exit status {done.returncode})")
     count, size = folder_size(out)
     print(
         f"site built in {time.monotonic() - start:.0f} s: {out / 'index.html'} "
@@ -183,10 +184,11 @@ def build(fast: bool, rerun: bool = False, out: Path | None = None) -> Path:
     return out
 
 
+PROG = "python -m tools.build_site"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.build_site", description=__doc__.splitlines()[0]
-    )
+    parser = cli.Parser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="execute the lessons with BAM_FAST=1")
     parser.add_argument("--rerun", action="store_true", help="forget every cached execution")
     parser.add_argument("--out", type=Path, help="where the site goes (default: build/site)")
@@ -194,11 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import myst_nb  # noqa: F401
     except ImportError:
-        raise SystemExit(
+        raise BamError(
             "the site needs its tools: pip install -e '.[site]' (make site installs them)"
         ) from None
     build(args.fast, args.rerun, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, PROG)

@@ -32,7 +32,6 @@ elsewhere cannot hide a finished exercise. Statuses, per exercise:
 
 from __future__ import annotations
 
-import argparse
 import ast
 import asyncio
 import concurrent.futures
@@ -42,7 +41,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -51,6 +49,7 @@ from pathlib import Path
 
 import nbformat
 
+from bam import cli
 from bam.cli import error_line
 from tools import grade_report
 from tools.course import cells, notebook
@@ -511,40 +510,37 @@ async def _run_all(work, timeout_s: float, env: dict[str, str], jobs: int) -> No
 # ---------------------------------------------------------------- command line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.grade", description=__doc__.split("\n")[0]
-    )
+PROG = "python -m tools.grade"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Grade the folder, write grades.csv and report.html; ValueError for what cannot be graded
+    (``bam.cli.run`` reports it in one line)."""
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("submissions", type=Path, metavar="DIR", help="the learners' notebooks")
     parser.add_argument("--lesson", metavar="NN", help="the class's lesson (default: most found)")
     parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+        "--timeout", type=cli.positive_float, default=DEFAULT_TIMEOUT_S, metavar="S",
         help=f"time limit per notebook, in seconds (default {DEFAULT_TIMEOUT_S})",
     )  # fmt: skip
     parser.add_argument(
-        "--jobs", type=int, metavar="N", help="notebooks graded at once (default: CPU cores)"
+        "--jobs",
+        type=cli.positive_int,
+        metavar="N",
+        help="notebooks graded at once (default: CPU cores)",
     )
     args = parser.parse_args(argv)
     folder = args.submissions
     if not folder.is_dir():
-        print(f"error: {folder} is not a folder; pass the folder of submissions", file=sys.stderr)
-        return 2
-    if args.timeout <= 0 or (args.jobs is not None and args.jobs < 1):
-        print("error: --timeout and --jobs must be positive", file=sys.stderr)
-        return 2
+        raise ValueError(f"{folder} is not a folder; pass the folder of submissions")
     start = time.monotonic()
-    try:
-        lesson, submissions = grade(folder, args.lesson, args.timeout, args.jobs)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    lesson, submissions = grade(folder, args.lesson, args.timeout, args.jobs)
     seconds = time.monotonic() - start
     grade_report.write_csv(folder / "grades.csv", submissions)
     grade_report.write_html(folder / "report.html", lesson, submissions, seconds)
     print(grade_report.summary(lesson, submissions, seconds))
     print(f"wrote {folder / 'grades.csv'} and {folder / 'report.html'}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main, PROG)

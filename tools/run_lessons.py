@@ -1,7 +1,7 @@
 """Run every lesson top to bottom with its real workload (no ``BAM_FAST``) and time it.
 
-    python tools/run_lessons.py                 # all lessons, executed copies in build/lessons/
-    python tools/run_lessons.py 06 07 --out DIR
+    python -m tools.run_lessons                 # all lessons, executed copies in build/lessons/
+    python -m tools.run_lessons 06 07 --out DIR
 
 Each lesson runs in a fresh kernel, in a copy of ``notebooks/``, with ``BAM_RUNS`` pointing at an
 empty folder so that nothing a previous run cached is reused: what a learner meets the first
@@ -11,13 +11,14 @@ trains live and what it loads.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bam import cli
 
 REPO = Path(__file__).resolve().parents[1]
 # What each lesson does with its default switches (RETRAIN = False).
@@ -56,13 +57,14 @@ def run(lesson: Path, out: Path, timeout: int) -> float:
     return seconds
 
 
+PROG = "python -m tools.run_lessons"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python tools/run_lessons.py", description=__doc__.split("\n")[0]
-    )
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "lessons")
-    parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    parser.add_argument("--timeout", type=cli.positive_int, default=1200, help="seconds per cell")
     args = parser.parse_args(argv)
     wanted = set(args.lessons)
     lessons = sorted(
@@ -101,4 +103,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, PROG)

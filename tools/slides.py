@@ -21,7 +21,6 @@ and at the prose that follows a code cell; the Colab set-up cell is skipped.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import re
@@ -33,7 +32,9 @@ from pathlib import Path
 
 import nbformat
 
+from bam import cli
 from bam.cli import error_line
+from bam.errors import BamError
 from tools.course import layout, notebook
 from tools.course.repo import BADGE
 from tools.course.solutions import blank_solutions
@@ -212,36 +213,38 @@ def write_index(out: Path) -> None:
 # ---------------------------------------------------------------- command line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.slides", description=__doc__.split("\n")[0]
-    )
+PROG = "python -m tools.slides"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Build the decks or mark the lessons; ValueError for a path that is not a lesson, a
+    ``BamError`` when a lesson failed to run (``bam.cli.run`` reports either in one line)."""
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("build", help="run the lessons and write a reveal.js deck for each")
     cmd.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK")
     cmd.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the decks")
     cmd.add_argument("--fast", action="store_true", help="run in fast mode (BAM_FAST=1)")
-    cmd.add_argument("--timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell")
+    cmd.add_argument(
+        "--timeout", type=cli.positive_int, default=CELL_TIMEOUT_S, help="seconds per cell"
+    )
     cmd = sub.add_parser("mark", help="write the slide marks into lesson notebooks")
     cmd.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "mark":
-            changed = mark_files(args.notebooks)
-            for path in args.notebooks:
-                print(f"{path}: {'marked' if path in changed else 'unchanged'}")
-            return 0
-        lessons = args.notebooks or layout.lessons()
-        missing = [p for p in lessons if p.suffix != ".ipynb" or not p.is_file()]
-        if missing:
-            raise ValueError(f"{missing[0]}: not a notebook file (expected an existing .ipynb)")
-        written, failed = build(lessons, args.out, args.fast, args.timeout)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.command == "mark":
+        changed = mark_files(args.notebooks)
+        for path in args.notebooks:
+            print(f"{path}: {'marked' if path in changed else 'unchanged'}")
+        return
+    lessons = args.notebooks or layout.lessons()
+    missing = [p for p in lessons if p.suffix != ".ipynb" or not p.is_file()]
+    if missing:
+        raise ValueError(f"{missing[0]}: not a notebook file (expected an existing .ipynb)")
+    written, failed = build(lessons, args.out, args.fast, args.timeout)
     print(f"{len(written)} decks in {args.out}; open {args.out / 'index.html'}")
-    return 1 if failed else 0
+    if failed:
+        raise BamError(f"no deck for {', '.join(failed)}: the lesson failed to run (see above)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main, PROG)

@@ -1,7 +1,7 @@
 """``python -m tools.course``: see ``tools.course.cli``."""
 
-import sys
+from bam import cli
 
-from .cli import main
+from .cli import PROG, main
 
-sys.exit(main())
+cli.run(main, PROG)

@@ -1,15 +1,17 @@
-"""The command line, ``python -m tools.course COMMAND``: parses arguments, reports in one line.
+"""The command line, ``python -m tools.course COMMAND``: parses arguments, calls the job.
 
-Errors the tools explain (a malformed notebook, a failing cell, a bad address) end as one
-``error: ...`` line on stderr and exit status 2; a stale student copy under ``--check`` exits 1.
+``bam.cli.run`` (in ``__main__``) reports what goes wrong in one line on stderr: exit status 2
+for bad input (a malformed notebook, a bad address), 1 for a lesson whose cell fails and for a
+stale student copy under ``--check``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from bam import cli
+from bam.errors import BamError
 
 from .layout import REPO_ROOT, lessons
 from .refresh import refresh
@@ -19,9 +21,9 @@ from .student import write_copies
 PROG = "python -m tools.course"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser() -> cli.Parser:
     """The argument parser: one sub-command per job."""
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog=PROG,
         description="Course tooling: clean lesson notebooks, write student copies, "
         "point the course at a fork.",
@@ -41,41 +43,34 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit status (0 done, 1 stale copies, 2 an error)."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run one command; raises ValueError for bad input, ``BamError`` for a lesson that fails
+    to run or a stale student copy."""
     args = parser().parse_args(argv)
     root = args.root.resolve()
-    try:
-        if args.command in ("refresh", "strip"):
-            changed = refresh(args.notebooks, run=args.command == "refresh")
-            for path in args.notebooks:
-                print(f"{path}: {'updated' if path in changed else 'unchanged'}")
-        elif args.command == "student":
-            return _student(root, args.check)
-        else:
-            for path in set_repo(args.url, root):
-                print(f"{path.relative_to(root).as_posix()}: updated")
-            print(f"repository: {repository(root)}")
-    except (ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    if args.command in ("refresh", "strip"):
+        changed = refresh(args.notebooks, run=args.command == "refresh")
+        for path in args.notebooks:
+            print(f"{path}: {'updated' if path in changed else 'unchanged'}")
+    elif args.command == "student":
+        _student(root, args.check)
+    else:
+        for path in set_repo(args.url, root):
+            print(f"{path.relative_to(root).as_posix()}: updated")
+        print(f"repository: {repository(root)}")
 
 
-def _student(root: Path, check: bool) -> int:
+def _student(root: Path, check: bool) -> None:
     stale = write_copies(root, check=check)
     names = [p.relative_to(root).as_posix() for p in stale]
     if check:
         if stale:
-            print(
-                f"error: student copies out of date: {', '.join(names)}\n"
-                f"Run `{PROG} student` (make student) and commit the result.",
-                file=sys.stderr,
+            raise BamError(
+                f"student copies out of date: {', '.join(names)}; run `{PROG} student` "
+                "(make student) and commit the result"
             )
-            return 1
         print("student copies up to date")
-        return 0
+        return
     for name in names:
         print(f"{name}: {'written' if (root / name).exists() else 'removed'}")
     print(f"{len(lessons(root))} student copies, {len(names)} changed")
-    return 0

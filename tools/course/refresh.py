@@ -8,6 +8,8 @@ from pathlib import Path
 
 import nbformat
 
+from bam.errors import BamError
+
 from .notebook import clean, read, write
 
 CELL_TIMEOUT_S = 300
@@ -29,7 +31,7 @@ def execute(nb: nbformat.NotebookNode, folder: Path, name: str) -> None:
     try:
         client.execute(env={**os.environ, "BAM_FAST": "1"})
     except (CellExecutionError, CellTimeoutError) as err:
-        raise RuntimeError(f"{name} failed while running; nothing was written.\n{err}") from None
+        raise BamError(f"{name} failed while running; nothing was written.\n{err}") from None
 
 
 def refresh(paths: Iterable[Path], run: bool = True) -> list[Path]:
