@@ -69,7 +69,9 @@ test-integration: $(TEACH)
 	$(PYTEST) --nbval-lax notebooks/student
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
+# First the lessons' time and difficulty lines (notebooks/lessons.toml) and the guide's answers.
 student: $(INSTALLED)
+	$(PY) -m tools.course sync
 	$(PY) -m tools.course student
 
 # Lesson 07 in JupyterLab in headless Chromium: the attention explorer renders and responds.

@@ -1,7 +1,8 @@
 """The command line, ``python -m tools.course COMMAND``: parses arguments, reports in one line.
 
 Errors the tools explain (a malformed notebook, a failing cell, a bad address) end as one
-``error: ...`` line on stderr and exit status 2; a stale student copy under ``--check`` exits 1.
+``error: ...`` line on stderr and exit status 2; a stale copy (``student``, ``sync``) under
+``--check`` exits 1.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .layout import REPO_ROOT, lessons
 from .refresh import refresh
 from .repo import repository, set_repo
 from .student import write_copies
+from .sync import sync
 
 PROG = "python -m tools.course"
 
@@ -36,6 +38,10 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
     cmd = sub.add_parser("student", help="write notebooks/student/ from the lessons")
     cmd.add_argument("--check", action="store_true", help="write nothing; fail if a copy is stale")
+    cmd = sub.add_parser(
+        "sync", help="write lessons.toml's time lines and the lessons' answers into the guide"
+    )
+    cmd.add_argument("--check", action="store_true", help="write nothing; fail if one is stale")
     cmd = sub.add_parser("set-repo", help="point the course at https://github.com/OWNER/REPO")
     cmd.add_argument("url")
     return parser
@@ -52,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{path}: {'updated' if path in changed else 'unchanged'}")
         elif args.command == "student":
             return _student(root, args.check)
+        elif args.command == "sync":
+            return _sync(root, args.check)
         else:
             for path in set_repo(args.url, root):
                 print(f"{path.relative_to(root).as_posix()}: updated")
@@ -78,4 +86,22 @@ def _student(root: Path, check: bool) -> int:
     for name in names:
         print(f"{name}: {'written' if (root / name).exists() else 'removed'}")
     print(f"{len(lessons(root))} student copies, {len(names)} changed")
+    return 0
+
+
+def _sync(root: Path, check: bool) -> int:
+    stale = [p.relative_to(root).as_posix() for p in sync(root, check=check)]
+    if check:
+        if stale:
+            print(
+                f"error: out of date with notebooks/lessons.toml or the lessons' answers: "
+                f"{', '.join(stale)}\nRun `{PROG} sync` (make student) and commit the result.",
+                file=sys.stderr,
+            )
+            return 1
+        print("time lines and answers up to date")
+        return 0
+    for name in stale:
+        print(f"{name}: written")
+    print(f"{len(stale)} files changed")
     return 0
