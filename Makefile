@@ -76,7 +76,9 @@ test-integration: $(TEACH)
 	$(PYTEST) --nbval-lax notebooks/student
 
 # Student copies of the lessons: solutions replaced by stubs (never edit notebooks/student/).
+# First the lessons' time and difficulty lines (notebooks/lessons.toml) and the guide's answers.
 student: $(INSTALLED)
+	$(PY) -m tools.course sync
 	$(PY) -m tools.course student
 
 # Which exercises of your student copies pass, and what the first failing check says: each copy

@@ -59,6 +59,12 @@ PAGE_JS = """async () => {
       '.cell_output .traceback, .cell_output .output.error').length,
     widgetScripts: document.querySelectorAll(
       'script[type^="application/vnd.jupyter.widget"]').length,
+    // Hints and answers: folded means closed, and nothing but the summary takes up space.
+    folds: [...document.querySelectorAll('details')].map(d => ({
+      summary: (d.querySelector('summary')?.innerText || '').trim(),
+      open: d.open,
+      shown: [...d.children].some(c => c.tagName !== 'SUMMARY' && c.checkVisibility()),
+    })),
   };
 }"""
 
@@ -120,6 +126,13 @@ def _lesson_problems(page: str, facts: dict, slug: str) -> list[str]:
     student = [d for d in facts["downloads"] if d.endswith(f"/{lesson}.ipynb")]
     if not student:
         problems.append(f"{page}: no download link to the student copy {lesson}.ipynb")
+    if not facts["folds"]:
+        problems.append(f"{page}: no folded hint or answer (raw HTML dropped or escaped?)")
+    problems += [
+        f"{page}: '{fold['summary']}' is shown unfolded"
+        for fold in facts["folds"]
+        if fold["open"] or fold["shown"]
+    ]
     if lesson == EXPLORER_LESSON:
         if EXPLORER_NOTE not in facts["outputText"]:
             problems.append(f"{page}: the explorer's note (runs in Jupyter or Colab) is missing")

@@ -1,4 +1,5 @@
-"""The rendered course in a real browser: every page, image and link works (make test-browser).
+"""The rendered course in a real browser: every page, image and link works, and every hint and
+answer is folded (make test-browser).
 
 Skipped unless ``BAM_BROWSER=1`` (tests/browser/run.sh). The site checked is ``BAM_SITE``
 (default ``build/site``, from ``make site``); a site that ``BAM_SITE`` names must exist, one
@@ -80,6 +81,9 @@ def test_every_figure_says_what_it_shows(site):
     assert not bare, f"{len(bare)} figures without a caption or alt text: {bare[:5]}"
 
 
+FOLDED = "What must not change?"
+
+
 def _page(body: str, title: str = "page") -> str:
     return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
 
@@ -89,7 +93,8 @@ def _lesson_body(extra: str = "", colab: str = COLAB, student: str = f"{LESSON}.
         f'<a href="{colab}">Open in Colab</a>'
         f'<a class="download" href="../_downloads/x/{student}" download>student copy</a>'
         '<div class="cell_output"><p>The live explorer runs in Jupyter or Colab.</p>'
-        f'<img src="../_images/ok.png" alt="a figure"></div>{extra}'
+        f'<img src="../_images/ok.png" alt="a figure"></div>'
+        f"<details><summary>Hint 1</summary><p>{FOLDED}</p></details>{extra}"
     )
 
 
@@ -162,6 +167,26 @@ def test_a_page_that_loads_files_from_elsewhere_fails(tiny_site):
     badge = '<img src="https://colab.research.google.com/assets/colab-badge.svg" alt="badge">'
     with pytest.raises(browser_site.SiteCheckFailed, match="outside the site"):
         check(tiny_site(_lesson_body(badge)))
+
+
+def test_a_hint_shown_unfolded_fails(tiny_site):
+    body = _lesson_body().replace("<details>", "<details open>")
+    with pytest.raises(browser_site.SiteCheckFailed, match="'Hint 1' is shown unfolded"):
+        check(tiny_site(body))
+
+
+def test_a_hint_whose_fold_a_style_undoes_fails(tiny_site):
+    style = "<style>details::details-content { content-visibility: visible; }</style>"
+    body = _lesson_body().replace("<details>", f"{style}<details>")
+    with pytest.raises(browser_site.SiteCheckFailed, match="shown unfolded"):
+        check(tiny_site(body))
+
+
+def test_a_lesson_whose_hints_lost_their_html_fails(tiny_site):
+    body = _lesson_body().replace("<details>", "&lt;details&gt;").replace("</details>", "")
+    body = body.replace("<summary>Hint 1</summary>", "Hint 1")
+    with pytest.raises(browser_site.SiteCheckFailed, match="no folded hint or answer"):
+        check(tiny_site(body))
 
 
 def test_lesson_07_without_its_static_explorer_fails(tiny_site):
