@@ -17,7 +17,7 @@ from tools.course.layout import lessons
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PAPER = "https://arxiv.org/abs/1807.06514"
-# The lessons that link the paper; 06, 07 and 08 join the list when they do.
+# Every lesson links the paper.
 LINKING_THE_PAPER = [
     "00_welcome",
     "01_channel_attention",
@@ -25,6 +25,9 @@ LINKING_THE_PAPER = [
     "03_bam_module",
     "04_bug_hunt",
     "05_bam_resnet",
+    "06_training",
+    "07_seeing_attention",
+    "08_ablations",
 ]
 # Where a lesson's prose may point: papers, public code, and the course's own Colab badge.
 HOSTS = {"arxiv.org", "github.com", "colab.research.google.com"}
@@ -54,6 +57,17 @@ def problem_with(url: str) -> str | None:
     ):
         return "a GitHub link is to OWNER/REPO, its /issues/N or /pull/N, or /blob/REF/PATH"
     return None
+
+
+# The lessons that compare BAM with SE and CBAM link their papers too.
+PEERS = {"SE": "https://arxiv.org/abs/1709.01507", "CBAM": "https://arxiv.org/abs/1807.06521"}
+COMPARING = ["00_welcome", "01_channel_attention", "08_ablations"]
+
+
+@pytest.mark.parametrize("name", COMPARING)
+def test_a_lesson_that_compares_with_se_and_cbam_links_their_papers(name):
+    for peer, url in PEERS.items():
+        assert f"]({url})" in markdown(name), f"{name} does not link the {peer} paper, {url}"
 
 
 def test_the_list_of_lessons_that_link_the_paper_names_real_lessons():
