@@ -17,6 +17,7 @@ from bam.train import _scheduler, fit
 from bam.train_step import CapturedStep, EagerStep, capture_supported
 
 FLOAT32 = Precision(None, "test")
+CPU = torch.device("cpu")
 
 
 def tiny(seed: int = 0) -> nn.Module:
@@ -38,14 +39,14 @@ class Interruptible(nn.Module):
         return self.inner(x)
 
 
-def make_step(kind, model, steps=10):
+def make_step(kind, model, steps=10, device=CPU):
     optimizer = torch.optim.SGD(
         model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True
     )
     scheduler = _scheduler("onecycle", optimizer, 0.05, steps)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
-    return kind(model, optimizer, scheduler, scaler, criterion, FLOAT32, torch.device("cpu"))
+    return kind(model, optimizer, scheduler, scaler, criterion, FLOAT32, device)
 
 
 def batches(count, size=16, seed=0):
@@ -74,6 +75,23 @@ def test_the_captured_steps_losses_weights_and_running_statistics_match_eager():
             assert torch.equal(a, b), name
     assert eager.scheduler.get_last_lr() == captured.scheduler.get_last_lr()
     assert captured.totals[1] == eager.totals[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_the_replayed_graph_computes_what_the_eager_step_does():
+    """The graph itself, on a GPU: captured after the warm-up steps, then replayed."""
+    cuda = torch.device("cuda")
+    eager = make_step(EagerStep, tiny().to(cuda), steps=12, device=cuda)
+    captured = make_step(CapturedStep, tiny().to(cuda), steps=12, device=cuda)
+    for x, y in batches(12):
+        for step in (eager, captured):
+            step(x.to(cuda), y.to(cuda))
+    assert captured.graph is not None and captured.failure is None
+    torch.testing.assert_close(captured.totals, eager.totals, rtol=1e-3, atol=1e-3)
+    for (name, a), b in zip(
+        eager.model.state_dict().items(), captured.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=name)
 
 
 def test_the_captured_step_keeps_the_optimizers_momentum_in_its_state():
