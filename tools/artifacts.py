@@ -194,8 +194,9 @@ def keep_shipped(job: str, work: Path = WORK, results: Path | None = None) -> bo
     shipped runs of its part and seed, which the job then skips (``record`` recognises them as
     the shipped runs, and keeps their provenance).
     """
-    from bam.experiments import append_result, lesson_grid, run_key
+    from bam.experiments import lesson_grid
     from bam.pretrained import RESULTS, manifest
+    from bam.results_file import append_result, run_key
 
     results = results or RESULTS
     if job not in grid_jobs():
@@ -341,7 +342,7 @@ def provenance_of(job: str, work: Path) -> dict:
 
 def grid_summary(rows: list[dict]) -> dict[str, dict]:
     """Per configuration: runs, mean and sample std of the test error (what lesson 08 shows)."""
-    from bam.experiments import summarize
+    from bam.summary import summarize
 
     return {
         s.name: {
@@ -370,8 +371,8 @@ def record_grid(
     that it would not train it again); ``shipped_parts``, the provenance of the jobs that made
     them, is then kept beside the new jobs'.
     """
-    from bam.experiments import append_result, read_results, run_key
     from bam.pretrained import sha256
+    from bam.results_file import append_result, read_results, run_key
 
     old = {run_key(row["config"], row["seed"]): row for row in shipped}
     found: dict[str, dict] = {}
