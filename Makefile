@@ -102,8 +102,14 @@ train: $(INSTALLED)
 	$(PY) -m bam.train $(ARGS)
 
 # Retrain every network and grid that ships in bam/results/ (resumable, in runs/artifacts/),
-# then rewrite the manifest and list the figures that changed. See tools/artifacts.py.
-artifacts: $(INSTALLED)
+# then rewrite the manifest and list the figures that changed. See tools/artifacts.py. Its jobs
+# run in the grid's worker pool, which needs the `grid` extra.
+GRID := $(VENV)/.installed-grid
+$(GRID): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,grid]"
+	touch $@
+
+artifacts: $(GRID)
 	$(PY) -m tools.artifacts $(ARGS)
 
 # Grade a class: every notebook in SUBMISSIONS (and one level down) -> grades.csv, report.html.

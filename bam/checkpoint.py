@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bam.data import ImageSet, Loader
+from bam.data.dataset import ImageSet
+from bam.data.loader import Loader
 from bam.errors import BamError
 from bam.profile import count_params
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bam.data import ImageSet
+from bam.data.dataset import ImageSet
 from bam.history import History
 from bam.models import create
 from bam.runtime import runs_dir, seed_everything

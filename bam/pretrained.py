@@ -127,7 +127,7 @@ def history(name: str, folder: str | os.PathLike = RESULTS):
 def grid(name: str, folder: str | os.PathLike = RESULTS) -> list[dict]:
     """The finished runs of a shipped grid, one dict per run (as ``bam.experiments.run_grid``
     returns them)."""
-    from bam.experiments import read_results
+    from bam.results_file import read_results
 
     return read_results(verified_path(name, "grid", folder))
 

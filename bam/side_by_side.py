@@ -12,7 +12,8 @@ import time
 
 import torch
 
-from bam.data import ImageSet, Loader
+from bam.data.dataset import ImageSet
+from bam.data.loader import Loader
 from bam.models import create
 from bam.runtime import choose_precision, seed_everything
 from bam.train_step import WARMUP_STEPS, CapturedStep, EagerStep, capture_supported

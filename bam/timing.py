@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from bam.data import ImageSet
+from bam.data.dataset import ImageSet
 
 
 class PILImages(Dataset):

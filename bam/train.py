@@ -39,7 +39,8 @@ from bam.checkpoint import (
     resume,
     save_checkpoint,
 )
-from bam.data import ImageSet, Loader
+from bam.data.dataset import ImageSet
+from bam.data.loader import Loader
 from bam.history import History
 from bam.runtime import (
     autocast,

@@ -207,3 +207,46 @@ def test_changed_figures_are_reported():
     old = {"x": {"test_acc": 0.9, "nested": {"a": 1}}}
     new = {"x": {"test_acc": 0.91, "nested": {"a": 1}}}
     assert artifacts.changes(old, new) == ["x.test_acc: 0.9 -> 0.91"]
+
+
+def record_threads(argv):
+    """A job's main that writes where it ran: its torch threads and OpenMP's wait policy."""
+    import os
+
+    (path,) = argv
+    with open(path, "w") as f:
+        json.dump({"threads": torch.get_num_threads(), "wait": os.environ["OMP_WAIT_POLICY"]}, f)
+
+
+def refuse(argv):
+    raise ValueError(f"no such network: {argv[0]}")
+
+
+@pytest.mark.integration  # submitit starts a worker process per job
+def test_the_jobs_run_in_the_worker_pool_and_a_failure_is_named(tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    import sys
+
+    import cloudpickle
+
+    # Worker processes cannot import this test module: send its functions along by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    where = tmp_path / "where.json"
+    monkeypatch.setattr(artifacts, "WORK", tmp_path)
+    monkeypatch.setattr(
+        artifacts,
+        "jobs",
+        lambda: {
+            "fine": artifacts.Job("tools.artifacts", (str(where),), record_threads),
+            "broken": artifacts.Job("tools.artifacts", ("x",), refuse),
+        },
+    )
+    # The failure is named in one line once the other job has finished.
+    with pytest.raises(
+        BamError, match=r"1 of 2 jobs failed: broken \(job \w+: ValueError: no such network: x\)"
+    ):
+        artifacts.run_jobs(workers=2)
+    assert json.loads(where.read_text()) == {"threads": 1, "wait": "PASSIVE"}
+    for job in ("fine", "broken"):  # each recorded its provenance when it started
+        made = json.loads((tmp_path / f"{job}.provenance.json").read_text())
+        assert made["threads"] == 1 and " -m tools.artifacts " in made["command"]

@@ -1,6 +1,7 @@
 """No module of bam/ or tools/ imports itself through others, not even from inside a function;
 and the package's layers hold: command lines only in ``bam.commands``, the exercises' checks
-below the shipped networks.
+below the shipped networks, and a name imported from the module that defines it, not through
+one that re-exports it.
 
 An import cycle works only as long as every import in it runs late enough, and a reader of
 either module has to read the other to understand it. The graph is drawn from the source as a
@@ -273,3 +274,37 @@ def test_a_planted_cycle_is_found(tmp_path):
     assert describe(graph, cycles(graph)[0]) == (
         "pkg.a (line 1) -> pkg.b (line 2) -> pkg.c (line 1) -> pkg.a"
     )
+
+
+def reexported(tree: ast.Module) -> set[str]:
+    """The names a module takes from the packages' modules at its top level and does not
+    define: what it re-exports."""
+    taken, defined = set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (
+            node.level or node.module.split(".")[0] in PACKAGES
+        ):
+            taken |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            defined.add(node.name)
+    return taken - defined
+
+
+def test_a_module_imports_a_name_from_where_it_is_defined():
+    # A module that re-exports names (bam.experiments, for the lesson) sits above what it
+    # re-exports: importing a name through it puts the importer above all of that too.
+    # A package's __init__ is its public face, and importing through it is its purpose.
+    modules = module_files(ROOT, PACKAGES)
+    plain = {name for name, path in modules.items() if path.name != "__init__.py"}
+    exports = {
+        name: reexported(ast.parse(modules[name].read_text(encoding="utf-8"))) for name in plain
+    }
+    found = []
+    for name, path in modules.items():
+        for node in imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in plain:
+                through = sorted({alias.name for alias in node.names} & exports[node.module])
+                found += [
+                    f"{name} (line {node.lineno}) takes {n} from {node.module}" for n in through
+                ]
+    assert not found, "import these from the module that defines them:\n" + "\n".join(found)

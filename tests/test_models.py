@@ -8,7 +8,8 @@ import torchvision
 from torch import nn
 
 from bam import BAM, add_bam, capture_attention
-from bam.models import CifarResNet, available, create, identity_init
+from bam.models import ATTENTION, CifarResNet, add_attention, available, create, identity_init
+from bam.models.insert import AttentionType
 from bam.profile import count_params
 
 
@@ -166,6 +167,37 @@ def test_unknown_model_name_lists_the_choices():
 def test_attention_arguments_without_attention_are_an_error():
     with pytest.raises(ValueError, match="no attention modules"):
         create("resnet20", reduction=4)
+
+
+class Scale(nn.Module):
+    """A stand-in attention type: one learned scale per channel."""
+
+    def __init__(self, channels: int, start: float = 1.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels, 1, 1), start))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+@pytest.mark.parametrize(
+    "placement, where", [("bottlenecks", ["layer1.scale", "layer2.scale"]), ("every block", None)]
+)
+def test_a_new_attention_type_is_one_entry_of_the_registry(monkeypatch, placement, where):
+    monkeypatch.setitem(ATTENTION, "scale", AttentionType(Scale, placement))
+    assert "scale_resnet20" in available()
+    model = create("scale_resnet20", start=2.0)
+    found = [name for name, m in model.named_modules() if isinstance(m, Scale)]
+    if placement == "bottlenecks":
+        assert found == where
+    else:  # one on each block's residual branch: 3 stages of 3 blocks
+        assert len(found) == 9 and all(name.endswith(".attention") for name in found)
+    assert all(torch.all(m.scale == 2.0) for m in model.modules() if isinstance(m, Scale))
+
+
+def test_an_unknown_attention_type_lists_the_choices():
+    with pytest.raises(ValueError, match="unknown attention 'sk'; choose one of bam, bamblock"):
+        add_attention(create("resnet20"), "sk")
 
 
 def test_bad_depth_is_explained():

@@ -7,8 +7,12 @@
 
 Training runs in ``runs/artifacts/`` (resumable: an interrupted build continues where it
 stopped) as one-thread jobs, two side by side (``--workers``), since one thread per process is
-what makes a CPU run repeatable and two such processes use a 2-core machine fully. Each job
-writes its provenance (command, commit, torch version, threads) when it first starts. Recording
+what makes a CPU run repeatable and two such processes use a 2-core machine fully. The jobs go
+to the course's worker pool, ``bam.jobs.run_calls`` (submitit; logs in
+``runs/artifacts/jobs/``): each job is a command line, which its worker runs by calling the
+command's ``main``, so the command recorded is the command run, and typing it reruns the job
+by hand. Each job writes its provenance (command, commit, torch version, threads) when it
+first starts. Recording
 turns the finished runs into the shipped files: float16 state dicts, per-epoch histories, the
 grid as JSON lines, and ``manifest.json`` with every file's SHA-256; it prints every figure
 that differs from the manifest it replaces. What ``runs/artifacts/`` does not hold (a network
@@ -26,7 +30,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -139,22 +145,38 @@ def grid_jobs() -> dict[str, tuple[str, int]]:
     return {f"08-grid-{part}-s{seed}": (part, seed) for part in GRID_PARTS for seed in seeds[part]}
 
 
-def jobs() -> dict[str, list[str]]:
-    """Every training job: name -> the command line that runs it (from the repository root).
+@dataclass(frozen=True)
+class Job:
+    """One training job: the command ``python -m module *argv`` (run from the repository
+    root), and that command's ``main``, which the job's worker calls with ``argv``."""
+
+    module: str
+    argv: tuple[str, ...]
+    main: Callable[[list[str]], None]
+
+    def shown(self) -> str:
+        """The command as the provenance records it, paths relative to the repository."""
+        args = [os.path.relpath(a, REPO) if "/" in a else a for a in self.argv]
+        return " ".join(["OMP_NUM_THREADS=1", Path(sys.executable).name, "-m", self.module, *args])
+
+
+def jobs() -> dict[str, Job]:
+    """Every training job by name.
 
     The networks first (the lessons that load them can be worked on while the grid trains),
     then the grid by part and seed: run two at a time, the two largest jobs (the ablations'
     two seeds) start together and end about together."""
-    python = sys.executable
-    commands = {
-        net.name: [python, "-m", "tools.artifacts", "network", net.name] for net in NETWORKS
-    }
+    from bam.commands import experiments
+
+    found = {net.name: Job("tools.artifacts", ("network", net.name), main) for net in NETWORKS}
     for job, (part, seed) in grid_jobs().items():
-        commands[job] = [
-            python, "-m", "bam.experiments", "--setting", "cpu", "--parts", part,
-            "--seeds", str(seed), "--results", str(WORK / f"{job}.jsonl"),
-        ]  # fmt: skip
-    return commands
+        found[job] = Job(
+            "bam.experiments",
+            ("--setting", "cpu", "--parts", part, "--seeds", str(seed),
+             "--results", str(WORK / f"{job}.jsonl")),
+            experiments.main,
+        )  # fmt: skip
+    return found
 
 
 def shipped_grid_rows(results: Path | None = None) -> list[dict]:
@@ -172,8 +194,9 @@ def keep_shipped(job: str, work: Path = WORK, results: Path | None = None) -> bo
     shipped runs of its part and seed, which the job then skips (``record`` recognises them as
     the shipped runs, and keeps their provenance).
     """
-    from bam.experiments import append_result, lesson_grid, run_key
+    from bam.experiments import lesson_grid
     from bam.pretrained import RESULTS, manifest
+    from bam.results_file import append_result, run_key
 
     results = results or RESULTS
     if job not in grid_jobs():
@@ -189,49 +212,41 @@ def keep_shipped(job: str, work: Path = WORK, results: Path | None = None) -> bo
     return len(shipped) == len(wanted)
 
 
+def run_job(name: str, job: Job, work: Path) -> str:
+    """What a worker runs for ``job``: record its provenance at its first start, run it."""
+    path = _provenance_path(work, name)
+    if not path.exists():  # the first start is when (and at which commit) it trained
+        path.write_text(json.dumps(provenance(job.shown(), threads=1), indent=1))
+    began = time.perf_counter()
+    job.main(list(job.argv))
+    return f"finished {name} in {time.perf_counter() - began:.0f} s"
+
+
 def run_jobs(workers: int = 2, only: list[str] | None = None, new_only: bool = False) -> None:
-    """Run every job (or those matching the patterns ``only``), ``workers`` at a time, each as
-    a one-thread process; log to WORK. ``new_only``: train only what does not ship yet."""
+    """Run every job (or those matching the patterns ``only``), ``workers`` at a time, each in
+    a one-thread worker process; log to WORK. ``new_only``: train only what does not ship yet.
+    A job that fails leaves the others running; they are named once all have ended."""
+    from bam.jobs import run_calls
+
     WORK.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    queue = [
-        (job, command)
-        for job, command in jobs().items()
-        if only is None or any(fnmatch.fnmatch(job, pattern) for pattern in only)
-    ]
+    queue = {
+        name: job
+        for name, job in jobs().items()
+        if only is None or any(fnmatch.fnmatch(name, pattern) for pattern in only)
+    }
     if new_only:
-        queue = [(job, command) for job, command in queue if not keep_shipped(job)]
-    running: list[tuple[str, subprocess.Popen, float]] = []
+        queue = {name: job for name, job in queue.items() if not keep_shipped(name)}
     start = time.perf_counter()
-    print(f"{len(queue)} jobs: {', '.join(job for job, _ in queue)}", flush=True)
-    while queue or running:
-        while queue and len(running) < workers:
-            job, command = queue.pop(0)
-            shown = "OMP_NUM_THREADS=1 " + " ".join(
-                Path(c).name if c == sys.executable else os.path.relpath(c, REPO) if "/" in c else c
-                for c in command
-            )
-            path = _provenance_path(WORK, job)
-            if not path.exists():  # the first start is when (and at which commit) it trained
-                path.write_text(json.dumps(provenance(shown, threads=1), indent=1))
-            log = open(WORK / f"{job}.log", "a")  # noqa: SIM115 (closed when the job ends)
-            print(f"started {job}: {shown}", flush=True)
-            running.append(
-                (
-                    job,
-                    subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log),
-                    time.perf_counter(),
-                )
-            )
-        time.sleep(2)
-        for entry in list(running):
-            job, process, began = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            if process.returncode:
-                raise BamError(f"{job} failed (exit {process.returncode}); see {WORK / job}.log")
-            print(f"finished {job} in {time.perf_counter() - began:.0f} s", flush=True)
+    print(f"{len(queue)} jobs: {', '.join(queue)}", flush=True)
+    calls = [(name, partial(run_job, name, job, WORK)) for name, job in queue.items()]
+    folder = WORK / "jobs"
+    env = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    failed = run_calls(calls, folder, "local", workers, threads=1, env=env, log=print)
+    if failed:
+        raise BamError(
+            f"{len(failed)} of {len(calls)} jobs failed: {'; '.join(failed)}. Run the same "
+            f"command again to resume them (logs in {folder})"
+        )
     print(f"all jobs done in {(time.perf_counter() - start) / 60:.1f} minutes")
 
 
@@ -327,7 +342,7 @@ def provenance_of(job: str, work: Path) -> dict:
 
 def grid_summary(rows: list[dict]) -> dict[str, dict]:
     """Per configuration: runs, mean and sample std of the test error (what lesson 08 shows)."""
-    from bam.experiments import summarize
+    from bam.summary import summarize
 
     return {
         s.name: {
@@ -356,8 +371,8 @@ def record_grid(
     that it would not train it again); ``shipped_parts``, the provenance of the jobs that made
     them, is then kept beside the new jobs'.
     """
-    from bam.experiments import append_result, read_results, run_key
     from bam.pretrained import sha256
+    from bam.results_file import append_result, read_results, run_key
 
     old = {run_key(row["config"], row["seed"]): row for row in shipped}
     found: dict[str, dict] = {}
@@ -549,4 +564,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main, PROG)
+    # Run the module under its own name, not as __main__: the workers find its jobs by it.
+    from tools import artifacts
+
+    cli.run(artifacts.main, PROG)

@@ -16,7 +16,7 @@ from bam.checks.speaking import CheckFailed, raise_if_unfinished
 def check_crop(fn: Callable[..., torch.Tensor]) -> None:
     """Check ``fn(images, top, left, padding)`` against ``bam.data.crop_flip`` without flips:
     image i cropped from its zero-padded copy at (top[i], left[i]), same shape as the input."""
-    from bam.data import crop_flip
+    from bam.data.loader import crop_flip
 
     g = torch.Generator().manual_seed(0)
     for b, (h, w), padding in ((16, (32, 32), 4), (5, (12, 20), 2)):

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bam import cli
-from bam.experiments import EXECUTORS, SETTINGS, check_labels, lesson_results, run_lesson_grid
+from bam.experiments import SETTINGS, check_labels, lesson_results, run_lesson_grid
+from bam.jobs import EXECUTORS
 from bam.summary import format_table, summarize
 
 PROG = "python -m bam.experiments"

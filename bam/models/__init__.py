@@ -1,9 +1,9 @@
 """Model factory: ``create("bam_resnet20")`` is ``add_bam(resnet20())``.
 
 A name is an optional attention prefix and a backbone (``resnet20``, ``resnet32``,
-``resnet56``, ``resnet110``, ``preact_resnet18``). Prefixes: ``bam_`` (BAM at the
-bottlenecks), ``bamblock_`` (BAM in every block), ``se_`` (Squeeze-and-Excitation in every
-block), ``cbam_`` (CBAM in every block).
+``resnet56``, ``resnet110``, ``preact_resnet18``). The prefixes are the names of
+``ATTENTION`` (``bam.models.insert``): ``bam_`` (BAM at the bottlenecks), ``bamblock_`` (BAM in
+every block), ``se_`` (Squeeze-and-Excitation in every block), ``cbam_`` (CBAM in every block).
 
 ``init="identity"`` starts every attention module as (almost) the identity (``identity_init``)
 instead of PyTorch's default initialisation, with which a fresh BAM scales its features by
@@ -22,18 +22,19 @@ from torch import nn
 
 from bam.models.cifar_resnet import CifarResNet
 from bam.models.identity import identity_init
-from bam.models.insert import add_bam, add_bam_every_block, add_cbam, add_se
+from bam.models.insert import (
+    ATTENTION,
+    add_attention,
+    add_bam,
+    add_bam_every_block,
+    add_cbam,
+    add_se,
+)
 from bam.models.preact_resnet import PreActResNet18
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     **{f"resnet{d}": partial(CifarResNet, d) for d in (20, 32, 56, 110)},
     "preact_resnet18": PreActResNet18,
-}
-ATTENTION: dict[str, Callable[..., nn.Module]] = {
-    "bam": add_bam,
-    "bamblock": add_bam_every_block,
-    "se": add_se,
-    "cbam": add_cbam,
 }
 
 
@@ -75,7 +76,7 @@ def create(
         )
     model = BACKBONES[backbone](num_classes=num_classes)
     if attention:
-        model = ATTENTION[attention](model, **attention_kwargs)
+        model = add_attention(model, attention, **attention_kwargs)
     return identity_init(model) if init == "identity" else model
 
 
@@ -85,6 +86,7 @@ __all__ = [
     "ATTENTION",
     "CifarResNet",
     "PreActResNet18",
+    "add_attention",
     "add_bam",
     "add_bam_every_block",
     "add_cbam",

@@ -15,12 +15,19 @@ weights are named ``layer1.0.attention....`` and no existing weight is renamed):
   hook on their last BatchNorm (``bn2``, ``bn3``) that returns ``A(bn(...))``. The hook is an
   ``ApplyAttention`` object that holds A, so ``copy.deepcopy`` of the model carries it over to the
   copied A; it shows in ``block.bn3._forward_hooks``.
+
+``ATTENTION`` is the one list of attention types: per name, how to build the module for C
+channels and where it goes. ``add_attention(model, name)`` puts one in; ``add_bam``, ``add_se``,
+``add_cbam``, ``add_bam_every_block`` and ``bam.models.create("NAME_resnet20")`` all go through
+it.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from torch import nn
@@ -57,20 +64,23 @@ def out_channels(stage: nn.Module) -> int:
     return convs[-1].out_channels
 
 
-def add_bam(model: nn.Module, **bam_kwargs) -> nn.Module:
-    """Insert a ``BAM`` at the end of every ResNet stage but the last; return the model.
+def add_at_bottlenecks(model: nn.Module, name: str, make: Callable[[int], nn.Module]) -> nn.Module:
+    """Append ``make(C)`` to every ResNet stage but the last, as the submodule ``name``
+    (``layer1.bam``, ...), C being the channels the stage produces; return the model.
 
-    Each BAM is appended to its stage under the name ``bam`` (``layer1.bam``, ...), so the
-    names of the existing weights do not change and a trained plain network's state dict still
-    loads into its BAM version (``strict=False``, or load before adding BAM).
-    ``bam_kwargs`` go to every ``BAM`` (``reduction``, ``dilation``, ``combine``, ...);
-    ``branches="channel"`` or ``"spatial"`` builds the one-branch ablation (see ``bam_layer``).
+    Appended, the modules leave the names of the existing weights as they were, so a trained
+    plain network's state dict still loads into its version with attention (``strict=False``,
+    or load before adding it).
     """
     stages = resnet_stages(model)
     for stage in stages[:-1]:
-        if hasattr(stage, "bam"):
-            raise ValueError("this model already has BAM modules; add_bam must be called once")
-        stage.add_module("bam", bam_layer(out_channels(stage), **bam_kwargs))
+        existing = getattr(stage, name, None)
+        if existing is not None:
+            raise ValueError(
+                f"this model already has {type(existing).__name__} modules at its bottlenecks; "
+                "add them once"
+            )
+        stage.add_module(name, make(out_channels(stage)))
     return model
 
 
@@ -140,14 +150,60 @@ def add_block_attention(model: nn.Module, make: Callable[[int], nn.Module]) -> n
     return model
 
 
+Placement = Literal["bottlenecks", "every block"]
+
+
+@dataclass(frozen=True)
+class AttentionType:
+    """An attention type: ``build(C, **kwargs)`` makes its module for C channels, and
+    ``placement`` says where it goes: at the ``"bottlenecks"`` (``add_at_bottlenecks``, under
+    the type's name) or in ``"every block"`` (``add_block_attention``)."""
+
+    build: Callable[..., nn.Module]
+    placement: Placement
+
+
+# Name -> attention type: a new type is one line here (and its module in bam.layers).
+ATTENTION: dict[str, AttentionType] = {
+    "bam": AttentionType(bam_layer, "bottlenecks"),
+    "bamblock": AttentionType(bam_layer, "every block"),
+    "se": AttentionType(SqueezeExcite, "every block"),
+    "cbam": AttentionType(CBAM, "every block"),
+}
+
+
+def add_attention(model: nn.Module, name: str, **kwargs) -> nn.Module:
+    """Put the attention type ``name`` of ``ATTENTION`` where it goes in ``model``, ``kwargs``
+    going to every module it builds; return the model."""
+    if name not in ATTENTION:
+        raise ValueError(f"unknown attention {name!r}; choose one of {', '.join(ATTENTION)}")
+    kind = ATTENTION[name]
+    make = partial(kind.build, **kwargs)
+    if kind.placement == "bottlenecks":
+        return add_at_bottlenecks(model, name, make)
+    return add_block_attention(model, make)
+
+
+def add_bam(model: nn.Module, **bam_kwargs) -> nn.Module:
+    """Insert a ``BAM`` at the end of every ResNet stage but the last; return the model.
+
+    Each BAM is appended to its stage under the name ``bam`` (``layer1.bam``, ...), so the
+    names of the existing weights do not change and a trained plain network's state dict still
+    loads into its BAM version (``strict=False``, or load before adding BAM).
+    ``bam_kwargs`` go to every ``BAM`` (``reduction``, ``dilation``, ``combine``, ...);
+    ``branches="channel"`` or ``"spatial"`` builds the one-branch ablation (see ``bam_layer``).
+    """
+    return add_attention(model, "bam", **bam_kwargs)
+
+
 def add_se(model: nn.Module, **se_kwargs) -> nn.Module:
     """A ``SqueezeExcite`` in every residual block (``se_kwargs``: ``reduction``)."""
-    return add_block_attention(model, lambda channels: SqueezeExcite(channels, **se_kwargs))
+    return add_attention(model, "se", **se_kwargs)
 
 
 def add_cbam(model: nn.Module, **cbam_kwargs) -> nn.Module:
     """A ``CBAM`` in every residual block (``cbam_kwargs``: ``reduction``, ``kernel_size``)."""
-    return add_block_attention(model, lambda channels: CBAM(channels, **cbam_kwargs))
+    return add_attention(model, "cbam", **cbam_kwargs)
 
 
 def add_bam_every_block(model: nn.Module, **bam_kwargs) -> nn.Module:
@@ -156,4 +212,4 @@ def add_bam_every_block(model: nn.Module, **bam_kwargs) -> nn.Module:
     The paper's ablation (Park et al., 2018, section 4.1) compares the two placements; it does
     not say where inside the block it put BAM, so it goes where its peers go.
     """
-    return add_block_attention(model, lambda channels: bam_layer(channels, **bam_kwargs))
+    return add_attention(model, "bamblock", **bam_kwargs)
