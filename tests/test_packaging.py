@@ -93,3 +93,22 @@ def test_the_readme_s_map_of_the_tree_names_every_part_of_the_package_and_nothin
     for part in parts:
         shown = f"bam/{part.name}" + ("/" if part.is_dir() else "")
         assert shown in named, f"the README's 'Where things are' does not say what {shown} is"
+
+
+def test_the_oldest_torch_admitted_is_the_one_tested():
+    """pyproject.toml's lower bounds of torch and torchvision are the versions `make
+    test-oldest-torch` installs (and CI runs), and the README says so."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    bounds = dict(
+        re.fullmatch(r"(torch|torchvision)>=([\d.]+)", d).groups()
+        for d in project["dependencies"]
+        if d.startswith("torch")
+    )
+    pins = re.search(r"^OLDEST_TORCH_PINS \?= (.*)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    tested = dict(pin.split("==") for pin in pins.split())
+    for name, low in bounds.items():
+        assert tested[name].startswith(low), f"{name}>={low} is claimed, {tested[name]} tested"
+    assert "make test-oldest-torch" in (ROOT / ".ci" / "run").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"PyTorch {bounds['torch']} or newer" in readme
+    assert f"{tested['torch']}, the oldest admitted" in readme
