@@ -8,6 +8,10 @@ memory, so the step reads its batch from fixed buffers, its learning rate from a
 schedule fills in place, and it updates the optimizer's own momentum buffers with SGD's fused
 kernel. BatchNorm's running statistics are updated in place, as in eager mode.
 
+A graph replays kernels, not Python: the model's ``forward``, its hooks and anything else
+written in Python run once, at the capture. A model that needs its Python code at every step
+(a hook that records, a counter, a branch on a value) trains with ``capture=False``.
+
 On a CPU there is no graph to capture: ``CapturedStep`` runs the same step on the same buffers,
 uncaptured, which is how the tests compare it with ``EagerStep``. Its first steps always run
 that way (a capture needs the optimizer's state to exist and the libraries to be loaded), so a

@@ -30,7 +30,10 @@ TINY = ["--train-size", "64", "--test-size", "32", "--epochs", "1", "--no-progre
 def subprocess_command(module: str, *args: str, tmp: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "BAM_DEBUG"}
     env.update(
-        PYTHONPATH=str(ROOT), BAM_FAST="1", BAM_DATA=str(tmp / "data"), BAM_RUNS=str(tmp / "runs")
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        BAM_FAST="1",
+        BAM_DATA=str(tmp / "data"),
+        BAM_RUNS=str(tmp / "runs"),
     )
     return subprocess.run(
         [sys.executable, "-m", module, *args],
