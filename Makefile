@@ -50,7 +50,8 @@ format: $(INSTALLED)
 	$(VENV)/bin/ruff format conftest.py bam tests tools notebooks
 
 # The grader's, the slides' and the grid executor's tests need the extras. The tests run in
-# TEST_WORKERS processes (pytest-xdist), TEST_THREADS threads each, one by default: the
+# TEST_WORKERS processes (pytest-xdist), TEST_THREADS threads each (OMP_NUM_THREADS from the
+# environment if it is set, else one: `OMP_NUM_THREADS=2 make test` runs two). One: the
 # fast-mode tensors are too small for a second thread to pay, and two threads per process on
 # two cores oversubscribe them (measured: 1.5x faster than one process). A test file's tests,
 # and a notebook's cells, stay together in one process, in order. TEST_WORKERS=0 runs
@@ -63,7 +64,7 @@ format: $(INSTALLED)
 # code, which running the lesson tests. `make test` leaves both to `make test-integration`,
 # which also runs every student copy whole; CI runs both, and a bare `pytest` runs everything.
 TEST_WORKERS ?= 2
-TEST_THREADS ?= 1
+TEST_THREADS ?= $(or $(OMP_NUM_THREADS),1)
 PYTEST := BAM_FAST=1 OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 test: lint $(TEACH)
 	$(PYTEST) --nbval-lax -m "not integration and not after_exercises" tests notebooks
