@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from interrupting import Interruptible
 from torch import nn
 
 import bam.commands.train
@@ -30,21 +31,6 @@ def tiny(bam_modules: bool = True, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     model = CifarResNet(8, widths=(8, 16, 16))
     return add_bam(model, reduction=4) if bam_modules else model
-
-
-class Interruptible(nn.Module):
-    """A model that raises KeyboardInterrupt on its ``interrupt_at``-th forward call, as if the
-    user pressed stop (or the process was killed) mid-epoch."""
-
-    def __init__(self, inner: nn.Module, interrupt_at: int | None = None) -> None:
-        super().__init__()
-        self.inner, self.interrupt_at, self.calls = inner, interrupt_at, 0
-
-    def forward(self, x):
-        self.calls += 1
-        if self.calls == self.interrupt_at:
-            raise KeyboardInterrupt
-        return self.inner(x)
 
 
 # On the CPU, whatever else the machine has: these tests hold fit to CPU results (exact resumes),

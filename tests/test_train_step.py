@@ -9,6 +9,7 @@ import contextlib
 
 import pytest
 import torch
+from interrupting import Interruptible
 from torch import nn
 
 from bam.models import CifarResNet, add_bam
@@ -23,20 +24,6 @@ CPU = torch.device("cpu")
 def tiny(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return add_bam(CifarResNet(8, widths=(8, 16, 16)), reduction=4)
-
-
-class Interruptible(nn.Module):
-    """Raises KeyboardInterrupt on its ``interrupt_at``-th forward call, as a user's stop would."""
-
-    def __init__(self, inner: nn.Module, interrupt_at: int | None = None) -> None:
-        super().__init__()
-        self.inner, self.interrupt_at, self.calls = inner, interrupt_at, 0
-
-    def forward(self, x):
-        self.calls += 1
-        if self.calls == self.interrupt_at:
-            raise KeyboardInterrupt
-        return self.inner(x)
 
 
 def make_step(kind, model, steps=10, device=CPU):
