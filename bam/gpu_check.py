@@ -47,11 +47,6 @@ if TYPE_CHECKING:
 MODELS = ("resnet20", "bam_resnet20")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _on(device: torch.device, batches):
     """Batches of a CPU DataLoader copied to ``device``, as a training loop would."""
     for x, y in batches:

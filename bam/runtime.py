@@ -199,6 +199,9 @@ def inference_batch(device: torch.device) -> int:
     return 128 if device.type == "cpu" else 500
 
 
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing when ``dtype`` is None."""
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+def autocast(device: torch.device, dtype: torch.dtype | None, cache: bool = True):
+    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing when ``dtype`` is None.
+    ``cache=False`` keeps no cast copies of the weights (a CUDA graph would replay stale ones)."""
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype, cache_enabled=cache)

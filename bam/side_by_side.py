@@ -16,12 +16,8 @@ from bam.data.dataset import ImageSet
 from bam.data.loader import Loader
 from bam.models import create
 from bam.runtime import choose_precision, seed_everything
+from bam.timing import synchronize
 from bam.train_step import WARMUP_STEPS, CapturedStep, EagerStep, capture_supported
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _steady_rate(name, data, device, batch, steps, barrier=None) -> tuple[float, float]:
@@ -45,13 +41,13 @@ def _steady_rate(name, data, device, batch, steps, barrier=None) -> tuple[float,
     batches = itertools.cycle(list(itertools.islice(loader, warmup + steps)))
     for _ in range(warmup):
         step(*next(batches))
-    _sync(device)
+    synchronize(device)
     if barrier is not None:
         barrier.wait()
     start = time.time()  # wall clock: comparable across processes
     for _ in range(steps):
         step(*next(batches))
-    _sync(device)
+    synchronize(device)
     return start, time.time()
 
 

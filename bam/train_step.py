@@ -28,7 +28,7 @@ from torch import nn
 from torch.optim.sgd import sgd
 
 from bam.cli import error_line
-from bam.runtime import Precision
+from bam.runtime import Precision, autocast
 
 # Steps run uncaptured before the capture: the first creates SGD's momentum buffers, the next
 # ones let cuBLAS and cuDNN pick their kernels, as CUDA's graph documentation advises.
@@ -66,11 +66,7 @@ class EagerStep:
         self.totals = torch.zeros(2, device=device)  # summed loss, correct predictions
 
     def _autocast(self):
-        # A graph must not keep autocast's cache of cast weights: it would replay stale copies.
-        dtype = self.precision.dtype
-        return torch.autocast(
-            self.device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=False
-        )
+        return autocast(self.device, self.precision.dtype, cache=False)
 
     def _count(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
         self.totals[0] += loss.detach().float() * len(y)
