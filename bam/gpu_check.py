@@ -8,8 +8,9 @@ On a CUDA GPU it measures, side by side in one run, what the course's GPU path r
    ``fit`` chooses for this GPU, each with and without ``torch.compile`` (median of
    interleaved steps, so all see the same load), and the ratio BAM / plain;
 3. both networks trained with ``fit`` and the GPU recipe on a 50,000-image Shapes set
-   (CIFAR-sized, generated offline) for a few epochs, with the eager step and with the step
-   captured as a CUDA graph: images/s, BAM / plain under each, peak GPU memory and the test
+   (CIFAR-sized, generated offline) for a few epochs, with the eager step, with the step
+   captured as a CUDA graph and (unless ``--no-compile``) with the captured step of the model
+   ``torch.compile`` fused: images/s, BAM / plain under each, peak GPU memory and the test
    accuracy reached, to show they learn the same;
 4. several training runs side by side on one device (one process each), against one alone:
    the images/s of all together;
@@ -111,14 +112,21 @@ def step_times(
     return {key: statistics.median(t) for key, t in times.items()}
 
 
-STEPS = {"eager": False, "captured": True}  # label -> fit's capture argument
+# label -> fit's capture and compile arguments. The compiled step is the captured step of the
+# model torch.compile fused: the graph then replays fewer, larger kernels.
+STEPS = {"eager": (False, False), "captured": (True, False), "compiled": (True, True)}
+
+
+def fit_steps(compile_too: bool) -> dict[str, tuple[bool, bool]]:
+    """The steps the self-check trains with: all of ``STEPS``, or those without compiling."""
+    return {label: step for label, step in STEPS.items() if compile_too or not step[1]}
 
 
 def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> dict:
-    """Each network trained by ``fit`` with the GPU recipe, eagerly and with the captured step;
+    """Each network trained by ``fit`` with the GPU recipe with each step of ``fit_steps``;
     ``{(name, step): {"model", "history", "peak_bytes"}}``."""
     results = {}
-    for step, capture in STEPS.items():
+    for step, (capture, compiled) in fit_steps(args.compile).items():
         for name in MODELS:
             seed_everything(0)
             model = create(name, num_classes=train.num_classes)
@@ -134,6 +142,7 @@ def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> d
                 lr=CIFAR_RECIPE["lr"],
                 device=device,
                 capture=capture,
+                compile=compiled,
                 progress=False,
             )
             peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
@@ -296,18 +305,22 @@ def run(args: argparse.Namespace) -> dict:
             f"({h.images_per_s[-1]:,.0f} images/s in the last), {memory}, "
             f"test accuracy {', '.join(f'{a:.1%}' for a in h.test_acc)}"
         )
-    for step in STEPS:
+    steps = fit_steps(args.compile)
+    for step in steps:
         plain, bam = (runs[name, step]["history"].train_time[-1] for name in MODELS)
         figures[f"epoch_ratio_{step}"] = bam / plain
         print(f"  epoch-time ratio BAM / plain (last epoch), {step}: {bam / plain:.3f}")
     for name in MODELS:
-        eager, captured = (figures[f"{name}_{step}_images_per_s"] for step in STEPS)
-        figures[f"capture_speedup_{name}"] = captured / eager
-        first = [runs[name, step]["history"].train_loss[0] for step in STEPS]
-        print(
-            f"  {name}: captured / eager {captured / eager:.2f}x images/s; first-epoch training "
-            f"loss {first[0]:.4f} eager, {first[1]:.4f} captured"
+        rate = {step: figures[f"{name}_{step}_images_per_s"] for step in steps}
+        figures[f"capture_speedup_{name}"] = rate["captured"] / rate["eager"]
+        speedups = f"captured / eager {rate['captured'] / rate['eager']:.2f}x"
+        if "compiled" in steps:
+            figures[f"compile_speedup_{name}"] = rate["compiled"] / rate["captured"]
+            speedups += f", compiled / captured {rate['compiled'] / rate['captured']:.2f}x"
+        losses = ", ".join(
+            f"{runs[name, step]['history'].train_loss[0]:.4f} {step}" for step in steps
         )
+        print(f"  {name}: {speedups} images/s; first-epoch training loss {losses}")
 
     rates = side_by_side(train, device, args.batch_size, args.steps, args.side_by_side)
     figures["side_by_side_images_per_s"] = rates["together"]

@@ -6,6 +6,7 @@ import torch
 
 from bam.commands import bench
 from bam.data import cifar_archive, make_shapes
+from bam.runtime import choose_precision
 
 DRY_RUN = ["gpu", "--device", "cpu", "--images", "128", "--test-images", "64", "--epochs", "1"]
 DRY_RUN += ["--batch-size", "64", "--workers", "0", "--steps", "1", "--no-compile"]
@@ -37,6 +38,27 @@ def test_the_dry_run_on_the_cpu_reports_every_figure(capsys):
     assert figures["kernel_time_ratio"] > 0 and "recipe_1024_resnet20_test_acc" in figures
     assert figures["lesson06_minutes"] > 0 and 0 <= figures["cifar_read_acc"] <= 1
     assert "peak memory n/a" in out  # only CUDA reports it
+
+
+def test_with_compile_it_also_trains_the_compiled_captured_step(monkeypatch, capsys):
+    compiled = []
+
+    def fake_compile(model, **kwargs):  # inductor's C++ build would take minutes here
+        compiled.append(type(model).__name__)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    with_compile = [arg for arg in DRY_RUN if arg not in ("--no-compile", "--kernels")]
+    figures = bench.main([*with_compile, "--recipe-epochs", "0"])
+    out = capsys.readouterr().out
+    precisions = 1 + (choose_precision(torch.device("cpu")).dtype is not None)
+    # fit compiles both networks; the step table both networks in each precision
+    assert compiled.count("CifarResNet") == 2 + 2 * precisions
+    assert "epoch-time ratio BAM / plain (last epoch), compiled" in out
+    assert "compiled / captured" in out
+    for name in ("resnet20", "bam_resnet20"):
+        assert figures[f"compile_speedup_{name}"] > 0
+        assert 0 <= figures[f"{name}_compiled_test_acc"] <= 1
 
 
 def test_the_cifar_reading_code_reads_back_the_archive_it_wrote():

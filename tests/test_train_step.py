@@ -6,6 +6,7 @@ records on CUDA. These tests compare that code with the eager step.
 """
 
 import contextlib
+import shutil
 
 import pytest
 import torch
@@ -64,6 +65,27 @@ def test_the_captured_steps_losses_weights_and_running_statistics_match_eager():
     assert eager.scheduler.get_last_lr() == captured.scheduler.get_last_lr()
     # Near chance, two logits can tie to the last bit: a prediction may flip with the rounding.
     assert abs(captured.totals[1] - eager.totals[1]) <= 2
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+    reason="torch.compile builds C++ on a CPU: needs a C++ compiler",
+)
+def test_the_captured_step_of_a_compiled_model_matches_eager():
+    """What ``fit(compile=True)`` records on CUDA, run here: inductor's fused kernels (C++ on a
+    CPU) on the captured step's buffers, against the eager step of the plain model."""
+    eager = make_step(EagerStep, tiny(), steps=4)
+    captured = make_step(CapturedStep, torch.compile(tiny()), steps=4)
+    for x, y in batches(4):
+        for step in (eager, captured):
+            before = step.totals[0].item()
+            step(x, y)
+            step.loss = step.totals[0].item() - before
+        assert captured.loss == pytest.approx(eager.loss, rel=1e-4)
+    for (name, a), b in zip(
+        eager.model.state_dict().items(), captured.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=name)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

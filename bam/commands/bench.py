@@ -65,7 +65,7 @@ def gpu_arguments(parser: argparse.ArgumentParser) -> None:
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also time torch.compile (compiling takes a minute or two)",
+        help="also time and train with torch.compile (compiling takes a minute or two)",
     )
     parser.add_argument(
         "--recipe-epochs",
