@@ -36,11 +36,12 @@ from bam.data import ImageSet, Loader, make_shapes
 from bam.data.cifar_archive import read_cifar_archive
 from bam.lesson_plan import LESSON06_NETWORKS, LESSON06_SEEDS, lesson06_minutes, say_minutes
 from bam.models import create
-from bam.runtime import choose_precision, seed_everything
+from bam.runtime import Precision, choose_precision, seed_everything
 from bam.side_by_side import side_by_side
 from bam.tables import text_table
 from bam.timing import PILImages, images_per_s, kernel_times, step_time
 from bam.train import CIFAR_RECIPE, evaluate, fit
+from bam.train_step import capture_supported
 
 if TYPE_CHECKING:
     import argparse
@@ -115,18 +116,34 @@ def step_times(
 # label -> fit's capture and compile arguments. The compiled step is the captured step of the
 # model torch.compile fused: the graph then replays fewer, larger kernels.
 STEPS = {"eager": (False, False), "captured": (True, False), "compiled": (True, True)}
+# (faster step, slower step, figure name): the speed-ups the self-check reports.
+SPEEDUPS = (("captured", "eager", "capture_speedup"), ("compiled", "captured", "compile_speedup"))
 
 
-def fit_steps(compile_too: bool) -> dict[str, tuple[bool, bool]]:
-    """The steps the self-check trains with: all of ``STEPS``, or those without compiling."""
-    return {label: step for label, step in STEPS.items() if compile_too or not step[1]}
+def captures(device: torch.device, precision: Precision) -> bool:
+    """Whether the self-check trains the captured steps on ``device``: where ``fit`` captures
+    (CUDA, unless float16 scales the gradients, as on a T4), and in the dry run on the CPU,
+    which runs their code uncaptured."""
+    return capture_supported(device, precision) or (device.type == "cpu" and not precision.scaled)
 
 
-def train_both(train: ImageSet, test: ImageSet, device: torch.device, args) -> dict:
-    """Each network trained by ``fit`` with the GPU recipe with each step of ``fit_steps``;
-    ``{(name, step): {"model", "history", "peak_bytes"}}``."""
+def fit_steps(capture: bool, compile_too: bool) -> dict[str, tuple[bool, bool]]:
+    """The steps of ``STEPS`` the self-check trains with: the eager step; the captured ones if
+    ``capture``; the compiled one only if ``compile_too``."""
+    return {
+        label: (captured, compiled)
+        for label, (captured, compiled) in STEPS.items()
+        if (capture or not captured) and (compile_too or not compiled)
+    }
+
+
+def train_both(
+    train: ImageSet, test: ImageSet, device: torch.device, args, steps: dict[str, tuple]
+) -> dict:
+    """Each network trained by ``fit`` with the GPU recipe with each of ``steps`` (label ->
+    capture, compile); ``{(name, step): {"model", "history", "peak_bytes"}}``."""
     results = {}
-    for step, (capture, compiled) in fit_steps(args.compile).items():
+    for step, (capture, compiled) in steps.items():
         for name in MODELS:
             seed_everything(0)
             model = create(name, num_classes=train.num_classes)
@@ -289,7 +306,8 @@ def run(args: argparse.Namespace) -> dict:
     steps = step_times(device, args.batch_size, args.steps, args.compile)
     figures.update(report_steps(steps, args.batch_size, args.steps))
 
-    runs = train_both(train, test, device, args)
+    trained_with = fit_steps(captures(device, precision), args.compile)
+    runs = train_both(train, test, device, args, trained_with)
     print(
         f"\ntraining with fit, {precision}, batch {args.batch_size}, lr {CIFAR_RECIPE['lr']}, "
         f"{args.epochs} epochs, test on {len(test):,} images:"
@@ -305,22 +323,26 @@ def run(args: argparse.Namespace) -> dict:
             f"({h.images_per_s[-1]:,.0f} images/s in the last), {memory}, "
             f"test accuracy {', '.join(f'{a:.1%}' for a in h.test_acc)}"
         )
-    steps = fit_steps(args.compile)
-    for step in steps:
+    if "captured" not in trained_with:
+        print(f"  no captured step here: with {precision} fit trains eagerly")
+    for step in trained_with:
         plain, bam = (runs[name, step]["history"].train_time[-1] for name in MODELS)
         figures[f"epoch_ratio_{step}"] = bam / plain
         print(f"  epoch-time ratio BAM / plain (last epoch), {step}: {bam / plain:.3f}")
     for name in MODELS:
-        rate = {step: figures[f"{name}_{step}_images_per_s"] for step in steps}
-        figures[f"capture_speedup_{name}"] = rate["captured"] / rate["eager"]
-        speedups = f"captured / eager {rate['captured'] / rate['eager']:.2f}x"
-        if "compiled" in steps:
-            figures[f"compile_speedup_{name}"] = rate["compiled"] / rate["captured"]
-            speedups += f", compiled / captured {rate['compiled'] / rate['captured']:.2f}x"
+        rate = {step: figures[f"{name}_{step}_images_per_s"] for step in trained_with}
+        speedups = []
+        for faster, slower, figure in SPEEDUPS:
+            if faster in rate:
+                figures[f"{figure}_{name}"] = rate[faster] / rate[slower]
+                speedups.append(f"{faster} / {slower} {rate[faster] / rate[slower]:.2f}x")
         losses = ", ".join(
-            f"{runs[name, step]['history'].train_loss[0]:.4f} {step}" for step in steps
+            f"{runs[name, step]['history'].train_loss[0]:.4f} {step}" for step in trained_with
         )
-        print(f"  {name}: {speedups} images/s; first-epoch training loss {losses}")
+        speed = f"{', '.join(speedups)} images/s; " if speedups else ""
+        print(f"  {name}: {speed}first-epoch training loss {losses}")
+    # fit's own choice on this device: captured where it captures
+    default = "captured" if "captured" in trained_with else "eager"
 
     rates = side_by_side(train, device, args.batch_size, args.steps, args.side_by_side)
     figures["side_by_side_images_per_s"] = rates["together"]
@@ -336,13 +358,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.kernels:
         figures.update(report_kernels(device, args.batch_size))
 
-    captured = {name: figures[f"{name}_captured_images_per_s"] for name in MODELS}
-    minutes = lesson06_minutes(captured)
+    rates = {name: figures[f"{name}_{default}_images_per_s"] for name in MODELS}
+    minutes = lesson06_minutes(rates)
     figures["lesson06_minutes"] = minutes
     print(
         f"\nlesson 06 with RETRAIN on this device: {len(LESSON06_NETWORKS)} networks x "
         f"{len(LESSON06_SEEDS)} seeds x {CIFAR_RECIPE['epochs']} epochs of CIFAR-10 at the "
-        f"captured rates above: {say_minutes(minutes)} ({minutes:.1f} min)"
+        f"{default} rates above: {say_minutes(minutes)} ({minutes:.1f} min)"
     )
 
     size = min(args.cifar_images, len(train))
@@ -350,7 +372,7 @@ def run(args: argparse.Namespace) -> dict:
     shown_test = test.subset(min(size // 5, len(test)))
     cifar, cifar_test = read_cifar_archive(shown_train, shown_test)
     batches = sum(1 for _ in Loader(cifar, args.batch_size, train=True, device=device))
-    trained = runs[MODELS[1], "captured"]["model"]
+    trained = runs[MODELS[1], default]["model"]
     _, accuracy = evaluate(trained, cifar_test, normalize_like=train)
     figures["cifar_read_acc"] = accuracy
     print(

@@ -4,9 +4,10 @@
 import pytest
 import torch
 
+from bam import gpu_check
 from bam.commands import bench
 from bam.data import cifar_archive, make_shapes
-from bam.runtime import choose_precision
+from bam.runtime import Precision, choose_precision
 
 DRY_RUN = ["gpu", "--device", "cpu", "--images", "128", "--test-images", "64", "--epochs", "1"]
 DRY_RUN += ["--batch-size", "64", "--workers", "0", "--steps", "1", "--no-compile"]
@@ -59,6 +60,28 @@ def test_with_compile_it_also_trains_the_compiled_captured_step(monkeypatch, cap
     for name in ("resnet20", "bam_resnet20"):
         assert figures[f"compile_speedup_{name}"] > 0
         assert 0 <= figures[f"{name}_compiled_test_acc"] <= 1
+
+
+def test_where_float16_scales_the_gradients_only_the_eager_step_is_trained():
+    """A T4 (compute capability 7.5) trains in float16 with gradient scaling, which the
+    captured step cannot do: there the self-check trains what fit trains, the eager step."""
+    t4 = Precision(torch.float16, "compute capability 7.5")
+    assert not gpu_check.captures(torch.device("cuda"), t4)
+    assert gpu_check.captures(torch.device("cuda"), Precision(torch.bfloat16, "8.0"))
+    assert gpu_check.captures(torch.device("cpu"), Precision(None, "the dry run"))
+    assert list(gpu_check.fit_steps(False, compile_too=True)) == ["eager"]
+    assert list(gpu_check.fit_steps(True, compile_too=False)) == ["eager", "captured"]
+
+
+def test_with_the_eager_step_alone_it_reports_from_the_eager_rates(monkeypatch, capsys):
+    monkeypatch.setattr(gpu_check, "captures", lambda device, precision: False)
+    figures = bench.main([*DRY_RUN, "--recipe-epochs", "0"])
+    out = capsys.readouterr().out
+    assert "no captured step here: with " in out and "fit trains eagerly" in out
+    assert "at the eager rates above" in out
+    assert "epoch_ratio_eager" in figures and "epoch_ratio_captured" not in figures
+    assert "capture_speedup_resnet20" not in figures
+    assert figures["lesson06_minutes"] > 0 and 0 <= figures["cifar_read_acc"] <= 1
 
 
 def test_the_cifar_reading_code_reads_back_the_archive_it_wrote():
