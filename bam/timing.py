@@ -2,11 +2,12 @@
 over a loader, and the usual torchvision input pipeline they are compared against.
 
 ``bam.bench`` and ``bam.gpu_check`` time with these; lesson 05 times BAM's cost with
-``step_time``.
+``step_time`` and each of its parts with ``bam_part_times``.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import torch
@@ -15,6 +16,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from bam.data.dataset import ImageSet
+from bam.layers import BAM
+from bam.layers.fused_gate import fused_gate
+from bam.models.cifar_resnet import BasicBlock
 
 
 class PILImages(Dataset):
@@ -69,6 +73,49 @@ def step_time(
     optimizer.step()
     synchronize(x.device)
     return time.perf_counter() - start
+
+
+def bam_part_times(
+    channels: int,
+    size: int,
+    batch: int = 32,
+    repeats: int = 10,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Median seconds of forward + backward for each part of a BAM (Park et al., 2018, eqs. 1-4)
+    on a ``(batch, channels, size, size)`` map, next to one residual block of the same width:
+    ``{"residual block", "channel branch", "spatial branch", "gate", "whole BAM"}``.
+
+    The gate is ``F * (1 + sigmoid(Mc + Ms))`` on the two branches' logits; the whole BAM is
+    all three together. Every part computes the gradient of its input, as inside a network,
+    and the parts take turns (``repeats`` rounds after a warm-up), so all see the same load.
+    """
+    device = torch.device(device)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, channels, size, size, generator=generator).to(device)
+    bam = BAM(channels).to(device)
+    block = BasicBlock(channels, channels).to(device)
+    with torch.no_grad():
+        logits = (bam.channel(x), bam.spatial(x))
+    parts = {
+        "residual block": (block, (x,)),
+        "channel branch": (bam.channel, (x,)),
+        "spatial branch": (bam.spatial, (x,)),
+        "gate": (fused_gate, (x, *logits)),
+        "whole BAM": (bam, (x,)),
+    }
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for round_ in range(repeats + 1):
+        for name, (part, inputs) in parts.items():
+            inputs = [t.detach().requires_grad_() for t in inputs]
+            synchronize(device)
+            start = time.perf_counter()
+            out = part(*inputs)
+            out.backward(torch.ones_like(out))
+            synchronize(device)
+            if round_:  # the first round warms up
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def kernel_times(
