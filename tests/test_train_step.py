@@ -46,9 +46,12 @@ def batches(count, size=16, seed=0):
         )
 
 
-def assert_steps_agree(eager: EagerStep, captured: CapturedStep, count: int) -> None:
+def assert_steps_agree(
+    eager: EagerStep, captured: CapturedStep, count: int, atol: float = 1e-4
+) -> None:
     """Both steps on the same ``count`` batches: the same loss at every step, and in the end
-    the same weights, BatchNorm statistics, schedule and (up to ties) correct predictions."""
+    the same weights and BatchNorm statistics (within ``atol`` and a relative 1e-3), schedule
+    and (up to ties) correct predictions."""
     for x, y in batches(count):
         for step in (eager, captured):
             before = step.totals[0].item()
@@ -60,7 +63,7 @@ def assert_steps_agree(eager: EagerStep, captured: CapturedStep, count: int) -> 
         eager.model.state_dict().items(), captured.model.state_dict().values(), strict=True
     ):
         if a.is_floating_point():  # weights, BatchNorm's running mean and variance
-            torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=name)
+            torch.testing.assert_close(b, a, rtol=1e-3, atol=atol, msg=name)
         else:  # BatchNorm's count of batches
             assert torch.equal(a, b), name
     assert eager.scheduler.get_last_lr() == captured.scheduler.get_last_lr()
@@ -82,7 +85,9 @@ def test_the_captured_step_of_a_compiled_model_matches_eager():
     CPU) on the captured step's buffers, against the eager step of the plain model."""
     eager = make_step(EagerStep, tiny(), steps=4)
     captured = make_step(CapturedStep, torch.compile(tiny()), steps=4)
-    assert_steps_agree(eager, captured, 4)
+    # Fused kernels sum in another order (torch 2.6's differ from conv1's weights by 1.2e-4 after
+    # four steps); turning Nesterov momentum off in the update moves them by 1.8e-2.
+    assert_steps_agree(eager, captured, 4, atol=5e-4)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
