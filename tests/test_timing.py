@@ -27,7 +27,7 @@ def test_bam_part_times_times_every_part_forward_and_backward(monkeypatch):
     assert calls[:5] == [(4, 8, 6, 6), (4, 8, 1, 1), (4, 1, 6, 6), (4, 8, 6, 6), (4, 8, 6, 6)]
 
 
-def test_bam_part_times_refuses_a_map_too_narrow_for_batchnorm_statistics():
+def test_bam_part_times_refuses_a_batch_of_one_as_batchnorm_does():
     with pytest.raises(ValueError, match="batch of 1"):
         bam_part_times(8, 6, batch=1, repeats=1)
 
