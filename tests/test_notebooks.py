@@ -201,6 +201,10 @@ def break_unrun_check(nb):
     nb.cells[3].outputs, nb.cells[3].execution_count = [], None
 
 
+def break_figure_caption(nb):
+    nb.cells.append(new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"))
+
+
 def break_no_check(nb):
     nb.cells[3].source = "checks.double(double)"
     nb.cells[3].outputs, nb.cells[3].execution_count = [], None
@@ -221,6 +225,7 @@ def break_no_check(nb):
         (break_check_after_exercise, "must call a bam.checks check"),
         (break_unrun_check, "has no stored output"),
         (break_no_check, "no '# NBVAL_CHECK_OUTPUT' cell"),
+        (break_figure_caption, "shows a figure without a caption"),
     ],
 )
 def test_a_lesson_that_breaks_a_rule_is_reported(tmp_path, breaks, complaint):

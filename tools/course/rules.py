@@ -15,6 +15,12 @@ from .solutions import BEGIN, END, solution_blocks
 
 # A line that calls an exercise check: ``checks.check_x(...)`` or ``check_x(...)``.
 CHECK_CALL = re.compile(r"\bchecks\.\w+\(|\bcheck_\w+\(")
+SHOWS_FIGURE = re.compile(r"\bplt\.show\(\)")
+
+
+def caption(cell: nbformat.NotebookNode) -> str | None:
+    """The caption the rendered course puts under a cell's figure (``mystnb.figure.caption``)."""
+    return cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
 
 
 def problems(path: Path, root: Path = REPO_ROOT) -> list[str]:
@@ -23,7 +29,8 @@ def problems(path: Path, root: Path = REPO_ROOT) -> list[str]:
     The rules are those of docs/authoring.md: clean (``strip`` changes nothing), the python3
     kernelspec, a first markdown cell with the title and the Colab badge of this very notebook in
     this repository, the Colab install cell second, balanced solution markers in code cells only
-    (none in a student copy), a check cell after every exercise, and at least one checked output.
+    (none in a student copy), a check cell after every exercise, a caption for every figure,
+    and at least one checked output.
     """
     path = Path(path)
     relpath = path.resolve().relative_to(root.resolve()).as_posix()
@@ -71,6 +78,11 @@ def problems(path: Path, root: Path = REPO_ROOT) -> list[str]:
                 found.append(f"{where}: solution markers in a {cell.cell_type} cell")
             continue
         checked += is_check_cell(cell)
+        if SHOWS_FIGURE.search(cell.source) and not caption(cell):
+            found.append(
+                f"{where}: shows a figure without a caption: set its metadata "
+                "mystnb.figure.caption to what the figure shows"
+            )
         if is_student:
             if marked:
                 found.append(f"{where}: solution markers in a student copy")
