@@ -358,8 +358,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.kernels:
         figures.update(report_kernels(device, args.batch_size))
 
-    rates = {name: figures[f"{name}_{default}_images_per_s"] for name in MODELS}
-    minutes = lesson06_minutes(rates)
+    fit_rates = {name: figures[f"{name}_{default}_images_per_s"] for name in MODELS}
+    minutes = lesson06_minutes(fit_rates)
     figures["lesson06_minutes"] = minutes
     print(
         f"\nlesson 06 with RETRAIN on this device: {len(LESSON06_NETWORKS)} networks x "

@@ -34,6 +34,11 @@ def is_check_cell(cell: dict) -> bool:
     )
 
 
+def caption(cell: dict) -> str | None:
+    """The caption the rendered course puts under a cell's figure (``mystnb.figure.caption``)."""
+    return cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption")
+
+
 def checked_outputs(outputs: list, count: int, where: str, allow_errors: bool) -> list:
     """Text-only copies of a checked cell's outputs; refuse what nbval could not compare stably."""
     kept = []

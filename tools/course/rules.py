@@ -9,18 +9,13 @@ from pathlib import Path
 import nbformat
 
 from .layout import REPO_ROOT, STUDENT_DIR
-from .notebook import KERNELSPEC, clean, dumps, is_check_cell
+from .notebook import KERNELSPEC, caption, clean, dumps, is_check_cell
 from .repo import BADGE, colab_link, install_line, repository
 from .solutions import BEGIN, END, solution_blocks
 
 # A line that calls an exercise check: ``checks.check_x(...)`` or ``check_x(...)``.
 CHECK_CALL = re.compile(r"\bchecks\.\w+\(|\bcheck_\w+\(")
 SHOWS_FIGURE = re.compile(r"\bplt\.show\(\)")
-
-
-def caption(cell: nbformat.NotebookNode) -> str | None:
-    """The caption the rendered course puts under a cell's figure (``mystnb.figure.caption``)."""
-    return cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
 
 
 def problems(path: Path, root: Path = REPO_ROOT) -> list[str]:
